@@ -1,0 +1,155 @@
+import AsyncKit
+import Foundation
+import KeelCore
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import Synchronization
+
+/// The SQL store behind every repository: SQLite (one writer + a reader pool, WAL) or a PostgreSQL pool.
+public final class KeelDatabase: Store, @unchecked Sendable {
+    public let dialect: SQLDialectKind
+    let logger: Logger
+    private let backend: Backend
+    private let writeLock = AsyncLock()
+    private let readerCursor = Atomic<Int>(0)
+
+    private enum Backend {
+        case sqlite(writer: SQLiteConnection, readers: [SQLiteConnection])
+        case postgres(pool: EventLoopGroupConnectionPool<PostgresConnectionSource>)
+    }
+
+    public static func open(_ config: DatabaseConfig, logger: Logger) async throws -> KeelDatabase {
+        switch config {
+        case .sqlite(let path, let readerCount):
+            let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            // WAL lets readers run beside the single writer; NORMAL is durable across process crashes in WAL mode.
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+                _ = try await writer.query(pragma)
+            }
+            var readers: [SQLiteConnection] = []
+            for _ in 0..<max(1, readerCount) {
+                let r = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                for pragma in ["PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA query_only=ON"] {
+                    _ = try await r.query(pragma)
+                }
+                readers.append(r)
+            }
+            return KeelDatabase(dialect: .sqlite, logger: logger, backend: .sqlite(writer: writer, readers: readers))
+        case .postgres(let url, let poolSize, let searchPath):
+            var sqlConfig = try SQLPostgresConfiguration(url: url)
+            if let searchPath { sqlConfig.searchPath = [searchPath] }
+            let group = MultiThreadedEventLoopGroup.singleton
+            let perLoop = max(1, poolSize / max(1, System.coreCount))
+            let pool = EventLoopGroupConnectionPool(source: PostgresConnectionSource(sqlConfiguration: sqlConfig),
+                                                    maxConnectionsPerEventLoop: perLoop, requestTimeout: .seconds(10),
+                                                    pruneInterval: .seconds(60), logger: logger, on: group)
+            return KeelDatabase(dialect: .postgres, logger: logger, backend: .postgres(pool: pool))
+        }
+    }
+
+    private init(dialect: SQLDialectKind, logger: Logger, backend: Backend) {
+        self.dialect = dialect
+        self.logger = logger
+        self.backend = backend
+    }
+
+    public func shutdown() async {
+        switch backend {
+        case .sqlite(let writer, let readers):
+            try? await writer.close()
+            for r in readers { try? await r.close() }
+        case .postgres(let pool):
+            try? await pool.shutdownAsync()
+        }
+    }
+
+    /// Runs `body` with a raw SQL connection (migrations, tools, tests).
+    public func withSQL<T: Sendable>(write: Bool = true, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(let writer, let readers):
+            if write {
+                await writeLock.lock()
+                do {
+                    let result = try await body(writer.sql(queryLogLevel: nil))
+                    await writeLock.unlock()
+                    return result
+                } catch {
+                    await writeLock.unlock()
+                    throw error
+                }
+            }
+            let index = readerCursor.add(1, ordering: .relaxed).newValue % readers.count
+            return try await body(readers[index].sql(queryLogLevel: nil))
+        case .postgres(let pool):
+            let conn = try await pool.requestConnection(logger: logger).get()
+            do {
+                let result = try await body(conn.sql(queryLogLevel: nil))
+                pool.releaseConnection(conn, logger: logger)
+                return result
+            } catch {
+                pool.releaseConnection(conn, logger: logger)
+                throw error
+            }
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @Sendable (any StoreSession) async throws -> T) async throws -> T {
+        do {
+            return try await withSQL(write: false) { db in try await body(SQLSession(db: db, dialect: dialect)) }
+        } catch {
+            throw StorageErrors.translate(error)
+        }
+    }
+
+    public func write<T: Sendable>(_ body: @Sendable (any StoreSession) async throws -> T) async throws -> T {
+        do {
+            return try await transaction { db in try await body(SQLSession(db: db, dialect: dialect)) }
+        } catch {
+            throw StorageErrors.translate(error)
+        }
+    }
+
+    /// One transaction on one connection; rolled back when `body` throws.
+    public func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        let begin = dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
+        return try await withSQL(write: true) { db in
+            try await db.raw(SQLQueryString(begin)).run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func ping() async throws {
+        try await withSQL(write: false) { db in try await db.raw("SELECT 1").run() }
+    }
+}
+
+enum StorageErrors {
+    /// Turns driver unique-constraint errors into the domain's `UniqueViolation`; everything else passes through.
+    static func translate(_ error: any Error) -> any Error {
+        if let e = error as? SQLiteError {
+            switch e.reason {
+            case .constraintUniqueFailed, .constraintPrimaryKeyFailed: return UniqueViolation(constraint: e.message)
+            default: return error
+            }
+        }
+        if let e = error as? PSQLError, e.serverInfo?[.sqlState] == "23505" {
+            return UniqueViolation(constraint: e.serverInfo?[.constraintName] ?? "unique")
+        }
+        return error
+    }
+
+    static func isUnique(_ error: any Error) -> Bool { translate(error) is UniqueViolation }
+}

@@ -1,0 +1,19 @@
+/// A numbered, immutable schema step. Released migrations are never edited; a change is a new migration.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    /// Statements in portable SQL; `{{SERIAL_PK}}` is the one dialect placeholder.
+    public let statements: [String]
+
+    func sql(for dialect: SQLDialectKind) -> [String] {
+        statements.map {
+            $0.replacingOccurrences(of: "{{SERIAL_PK}}",
+                                    with: dialect == .sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY")
+        }
+    }
+}
+
+public enum Migrations {
+    public static let all: [Migration] = [m001Foundation]
+    public static var latest: Int { all.map(\.version).max() ?? 0 }
+}

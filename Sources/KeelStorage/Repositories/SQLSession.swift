@@ -1,0 +1,140 @@
+import Foundation
+import KeelCore
+import SQLKit
+
+/// One connection (inside a transaction for writes) with every repository bound to it.
+struct SQLSession: StoreSession {
+    let db: any SQLDatabase
+    let dialect: SQLDialectKind
+
+    var identity: any IdentityRepository { SQLIdentityRepository(db: db) }
+    var audit: any AuditRepository { SQLAuditRepository(db: db) }
+    var outbox: any OutboxRepository { SQLOutboxRepository(db: db) }
+    var mail: any MailRepository { SQLMailRepository(db: db) }
+    var idempotency: any IdempotencyRepository { SQLIdempotencyRepository(db: db, dialect: dialect) }
+    var settings: any SettingsRepository { SQLSettingsRepository(db: db, dialect: dialect) }
+}
+
+extension SQLRow {
+    func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
+    func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }
+    func int(_ column: String) throws -> Int { Int(try decode(column: column, as: Int64.self)) }
+    func optionalInt(_ column: String) throws -> Int? { try decode(column: column, as: Int64?.self).map(Int.init) }
+    func date(_ column: String) throws -> Date { Timestamp.date(try decode(column: column, as: Int64.self)) }
+    func optionalDate(_ column: String) throws -> Date? { try decode(column: column, as: Int64?.self).map(Timestamp.date) }
+    func id<K: IDKind>(_ column: String, as: K.Type = K.self) throws -> TypedID<K> { TypedID<K>(trusted: try string(column)) }
+    func optionalID<K: IDKind>(_ column: String, as: K.Type = K.self) throws -> TypedID<K>? {
+        try optionalString(column).map { TypedID<K>(trusted: $0) }
+    }
+}
+
+func ms(_ date: Date) -> Int64 { Timestamp.millis(date) }
+func ms(_ date: Date?) -> Int64? { date.map(Timestamp.millis) }
+
+struct CorruptRow: Error, CustomStringConvertible {
+    var description: String
+}
+
+struct SQLSettingsRepository: SettingsRepository {
+    let db: any SQLDatabase
+    let dialect: SQLDialectKind
+
+    func value(_ key: String) async throws -> String? {
+        try await db.raw("SELECT value FROM keel_settings WHERE key = \(bind: key)").first()?.string("value")
+    }
+
+    func insertIfAbsent(_ key: String, value: String) async throws -> String {
+        try await db.raw("INSERT INTO keel_settings (key, value) VALUES (\(bind: key), \(bind: value)) ON CONFLICT (key) DO NOTHING").run()
+        return try await self.value(key) ?? value
+    }
+}
+
+struct SQLOutboxRepository: OutboxRepository {
+    let db: any SQLDatabase
+
+    func append(_ e: OutboxEvent) async throws {
+        try await db.raw("""
+            INSERT INTO outbox_events (id, workspace_id, type, occurred_at, actor_type, actor_id, object_type, object_id, payload, causation_depth)
+            VALUES (\(bind: e.id.rawValue), \(bind: e.workspaceID.rawValue), \(bind: e.type), \(bind: ms(e.occurredAt)),
+                    \(bind: e.actor.type.rawValue), \(bind: e.actor.id), \(bind: e.objectType), \(bind: e.objectID),
+                    \(bind: e.payload.jsonString()), \(bind: Int64(e.causationDepth)))
+            """).run()
+    }
+
+    func count(_ workspaceID: WorkspaceID) async throws -> Int {
+        try await db.raw("SELECT COUNT(*) AS n FROM outbox_events WHERE workspace_id = \(bind: workspaceID.rawValue)").first()?.int("n") ?? 0
+    }
+}
+
+struct SQLMailRepository: MailRepository {
+    let db: any SQLDatabase
+
+    func enqueue(_ m: MailMessage) async throws {
+        try await db.raw("""
+            INSERT INTO mail_outbox (id, workspace_id, recipient, subject, body, created_at)
+            VALUES (\(bind: m.id.rawValue), \(bind: m.workspaceID?.rawValue), \(bind: m.to), \(bind: m.subject), \(bind: m.body), \(bind: ms(m.createdAt)))
+            """).run()
+    }
+
+    func decode(_ row: any SQLRow) throws -> MailMessage {
+        MailMessage(id: try row.id("id"), workspaceID: try row.optionalID("workspace_id"), to: try row.string("recipient"),
+                    subject: try row.string("subject"), body: try row.string("body"), createdAt: try row.date("created_at"),
+                    sentAt: try row.optionalDate("sent_at"))
+    }
+
+    func pending(limit: Int) async throws -> [MailMessage] {
+        try await db.raw("SELECT * FROM mail_outbox WHERE sent_at IS NULL ORDER BY id LIMIT \(bind: Int64(limit))").all().map(decode)
+    }
+
+    func markSent(_ id: MailID, at: Date) async throws {
+        try await db.raw("UPDATE mail_outbox SET sent_at = \(bind: ms(at)), attempts = attempts + 1 WHERE id = \(bind: id.rawValue)").run()
+    }
+
+    func recent(to: String, limit: Int) async throws -> [MailMessage] {
+        try await db.raw("SELECT * FROM mail_outbox WHERE recipient = \(bind: to) ORDER BY id DESC LIMIT \(bind: Int64(limit))").all().map(decode)
+    }
+}
+
+struct SQLIdempotencyRepository: IdempotencyRepository {
+    let db: any SQLDatabase
+    let dialect: SQLDialectKind
+
+    func claim(_ r: IdempotencyRecord) async throws -> IdempotencyRecord? {
+        // Expired rows are replaced, so a key is reusable after 24 h even before the purge job runs.
+        try await db.raw("DELETE FROM idempotency_keys WHERE scope = \(bind: r.scope) AND key = \(bind: r.key) AND expires_at <= \(bind: ms(r.createdAt))").run()
+        let inserted = try await db.raw("""
+            INSERT INTO idempotency_keys (scope, key, fingerprint, state, created_at, expires_at)
+            VALUES (\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.state.rawValue), \(bind: ms(r.createdAt)), \(bind: ms(r.expiresAt)))
+            ON CONFLICT (scope, key) DO NOTHING RETURNING scope
+            """).first()
+        if inserted != nil { return nil }
+        guard let row = try await db.raw("SELECT * FROM idempotency_keys WHERE scope = \(bind: r.scope) AND key = \(bind: r.key)").first() else {
+            return nil
+        }
+        let headersText = try row.optionalString("headers") ?? "{}"
+        let headers = (try? JSONDecoder().decode([String: String].self, from: Data(headersText.utf8))) ?? [:]
+        return IdempotencyRecord(scope: try row.string("scope"), key: try row.string("key"), fingerprint: try row.string("fingerprint"),
+                                 state: IdempotencyRecord.State(rawValue: try row.string("state")) ?? .inFlight,
+                                 status: try row.optionalInt("status"), headers: headers,
+                                 body: try row.optionalString("body").map { Data($0.utf8) },
+                                 createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"))
+    }
+
+    func complete(scope: String, key: String, status: Int, headers: [String: String], body: Data) async throws {
+        let headersJSON = String(decoding: (try? JSONEncoder().encode(headers)) ?? Data("{}".utf8), as: UTF8.self)
+        try await db.raw("""
+            UPDATE idempotency_keys SET state = 'done', status = \(bind: Int64(status)), headers = \(bind: headersJSON),
+                body = \(bind: String(decoding: body, as: UTF8.self))
+            WHERE scope = \(bind: scope) AND key = \(bind: key)
+            """).run()
+    }
+
+    func release(scope: String, key: String) async throws {
+        try await db.raw("DELETE FROM idempotency_keys WHERE scope = \(bind: scope) AND key = \(bind: key) AND state = 'in_flight'").run()
+    }
+
+    func purgeExpired(before: Date) async throws -> Int {
+        let rows = try await db.raw("DELETE FROM idempotency_keys WHERE expires_at <= \(bind: ms(before)) RETURNING key").all()
+        return rows.count
+    }
+}
