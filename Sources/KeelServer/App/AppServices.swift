@@ -1,0 +1,27 @@
+import Foundation
+import KeelCore
+import KeelStorage
+import Logging
+import Prometheus
+
+/// Everything the routes need, built once per application.
+struct AppServices: Sendable {
+    let config: KeelConfig
+    let database: KeelDatabase
+    let clock: any KeelClock
+    let cursors: CursorCodec
+    let auth: AuthService
+    let workspaces: WorkspaceService
+    let members: MemberService
+    let invitations: InvitationService
+    let apiKeys: APIKeyService
+    let audit: AuditService
+    let resolver: CredentialResolver
+    let credentialCache: CredentialCache
+    let limiter: RateLimiter
+    let loginLimiter: RateLimiter
+    let metrics: HTTPMetrics
+    let routes: RouteTable
+    let openAPI: OpenAPIDocument
+    let logger: Logger
+}

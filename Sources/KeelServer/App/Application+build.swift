@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+import KeelCore
+import KeelStorage
+import Logging
+import ServiceLifecycle
+
+public enum KeelServer {
+    /// The first-run banner and similar one-time output go through this, so the CLI prints and tests capture.
+    public typealias Announce = @Sendable (String) -> Void
+
+    public static func makeLogger(_ config: KeelConfig, label: String = "keel") -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = config.logLevel
+        return logger
+    }
+
+    /// Opens and migrates the database; on an empty one (and `KEEL_BOOTSTRAP`), creates the first owner under the migration lock.
+    public static func prepareDatabase(_ config: KeelConfig, logger: Logger, announce: @escaping Announce) async throws -> KeelDatabase {
+        let database = try await KeelDatabase.open(config.database, logger: logger)
+        do {
+            try await Migrator(database: database).migrate(logger: logger) {
+                let secret = try await signingSecret(config, database: database)
+                guard config.bootstrap else { return }
+                let auth = try await makeAuthService(config, database: database, secret: secret)
+                let email = config.adminEmail ?? "admin@keel.local"
+                if let result = try await auth.bootstrap(email: email, password: config.adminPassword, name: "Owner", workspaceName: "My Workspace",
+                                                         onlyIfEmpty: true) {
+                    announce(Banner.render(result, config: config, passwordWasGenerated: config.adminPassword == nil))
+                }
+            }
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+        return database
+    }
+
+    static func signingSecret(_ config: KeelConfig, database: KeelDatabase) async throws -> String {
+        if let s = config.jwtSecret { return s }
+        return try await database.write { try await $0.settings.insertIfAbsent("jwt_secret", value: SecureToken.random(bytes: 48)) }
+    }
+
+    static func policy(_ config: KeelConfig, secret: String) -> IdentityPolicy {
+        var policy = IdentityPolicy()
+        policy.openSignup = config.openSignup
+        policy.publicBaseURL = config.baseURL
+        policy.signingSecret = secret
+        return policy
+    }
+
+    static func makeAuthService(_ config: KeelConfig, database: KeelDatabase, secret: String) async throws -> AuthService {
+        let hasher = BcryptHasher(cost: UInt8(config.bcryptCost))
+        let decoy = try await hasher.hash(SecureToken.random(bytes: 12))
+        return AuthService(store: database, hasher: hasher, tokens: await JWTCodec.make(secret: secret), clock: SystemClock(),
+                           policy: policy(config, secret: secret), decoyHash: decoy)
+    }
+
+    /// Builds the HTTP application: database, services, middleware, routes and background workers.
+    public static func buildApplication(_ config: KeelConfig, announce: @escaping Announce = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }) async throws -> some ApplicationProtocol {
+        let logger = makeLogger(config)
+        let database = try await prepareDatabase(config, logger: logger, announce: announce)
+        let (router, services) = try await makeRouter(config, database: database, logger: logger)
+        var workers: [any Service] = [DatabaseLifecycleService(database: database)]
+        if config.workers {
+            workers.append(MailAndHousekeepingService(store: database, transport: LogMailTransport(logger: Logger(label: "keel.mail")),
+                                                      clock: services.clock, logger: logger, interval: .seconds(1)))
+        }
+        return Application(router: router, configuration: .init(address: .hostname(config.host, port: config.port), serverName: "keel"),
+                           services: workers, logger: logger)
+    }
+
+    static func makeRouter(_ config: KeelConfig, database: KeelDatabase, logger: Logger) async throws -> (Router<KeelContext>, AppServices) {
+        let secret = try await signingSecret(config, database: database)
+        let clock = SystemClock()
+        let hasher = BcryptHasher(cost: UInt8(config.bcryptCost))
+        let tokens = await JWTCodec.make(secret: secret)
+        let policy = policy(config, secret: secret)
+        let cursors = CursorCodec(secret: secret)
+        let auth = AuthService(store: database, hasher: hasher, tokens: tokens, clock: clock, policy: policy,
+                               decoyHash: try await hasher.hash(SecureToken.random(bytes: 12)))
+        let metrics = HTTPMetrics()
+        let router = Router(context: KeelContext.self)
+        let api = APIRouter(router: router)
+        let routeBox = api
+        let tableProvider: @Sendable () -> RouteTable = { [table = TableHolder(routeBox)] in table.table }
+        router.add(middleware: ObservabilityMiddleware(metrics: metrics, routes: tableProvider))
+        router.add(middleware: BodyLimitMiddleware(limit: config.jsonBodyLimit))
+        let resolver = CredentialResolver(store: database, tokens: tokens, clock: clock)
+        let cache = CredentialCache(ttl: config.credentialCacheSeconds)
+        router.add(middleware: AuthMiddleware(resolver: resolver, cache: cache))
+        SystemController.registerMetrics(on: router, metrics: metrics)
+        SystemController().register(on: api)
+        AuthController().register(on: api)
+        WorkspaceController().register(on: api)
+        MembersController().register(on: api)
+        InvitationsController().register(on: api)
+        APIKeysController().register(on: api)
+        AuditController().register(on: api)
+        let services = AppServices(
+            config: config, database: database, clock: clock, cursors: cursors, auth: auth,
+            workspaces: WorkspaceService(store: database, hasher: hasher, clock: clock, policy: policy),
+            members: MemberService(store: database, clock: clock, cursors: cursors),
+            invitations: InvitationService(store: database, clock: clock, policy: policy, cursors: cursors, hasher: hasher, auth: auth),
+            apiKeys: APIKeyService(store: database, clock: clock, cursors: cursors),
+            audit: AuditService(store: database, cursors: cursors),
+            resolver: resolver, credentialCache: cache,
+            limiter: RateLimiter(ratePerSecond: Double(config.rateLimitRPS), burst: config.rateLimitBurst),
+            loginLimiter: RateLimiter(ratePerSecond: Double(config.loginAttemptsPerMinute) / 60, burst: config.loginAttemptsPerMinute),
+            metrics: metrics, routes: api.table, openAPI: try OpenAPIDocument.load(), logger: logger)
+        api.attach(services)
+        return (router, services)
+    }
+
+    /// The routes the server registers, for the contract test and `keel openapi --check`.
+    public static func registeredOperations(_ config: KeelConfig) async throws -> Set<String> {
+        let logger = makeLogger(config)
+        let database = try await KeelDatabase.open(config.database, logger: logger)
+        defer { Task { await database.shutdown() } }
+        try await Migrator(database: database).migrate(logger: logger)
+        let (_, services) = try await makeRouter(config, database: database, logger: logger)
+        return Set(services.routes.entries.map { "\($0.method.rawValue) \($0.path)" })
+    }
+
+    public static func openAPIYAML() throws -> String { try OpenAPIDocument.load().yaml }
+    public static func openAPIJSON() throws -> String { String(decoding: try OpenAPIDocument.load().json, as: UTF8.self) }
+    public static func documentedOperations() throws -> Set<String> { try OpenAPIDocument.load().operations() }
+}
+
+/// Lets the 405 check read the finished route table without capturing the mutable router.
+final class TableHolder: @unchecked Sendable {
+    private let api: APIRouter
+    init(_ api: APIRouter) { self.api = api }
+    var table: RouteTable { api.table }
+}

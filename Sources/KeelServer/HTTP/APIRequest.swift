@@ -1,0 +1,130 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KeelCore
+import NIOCore
+
+/// One API call as handlers see it: the caller, the buffered body, and helpers that speak the conventions.
+struct APIRequest: Sendable {
+    let request: Request
+    let context: KeelContext
+    let principal: Principal?
+    let body: ByteBuffer?
+    let services: AppServices
+
+    var requestID: String { context.requestID }
+    var meta: RequestMeta { RequestMeta(requestID: context.requestID, ip: context.clientIP) }
+
+    /// The authenticated caller; routes that reach a handler without one are public routes asking by mistake.
+    func caller() throws -> Principal {
+        guard let principal else { throw APIError.unauthenticated() }
+        return principal
+    }
+
+    /// A path id of the right kind; any other shape is simply not found.
+    func id<K: IDKind>(_ name: String, as: K.Type = K.self) throws -> TypedID<K> {
+        guard let raw = context.parameters.get(name), let id = TypedID<K>(raw) else { throw APIError.notFound() }
+        return id
+    }
+
+    func query(_ name: String) -> String? {
+        request.uri.queryParameters[name[...]].map { String($0) }
+    }
+
+    func queryBool(_ name: String) throws -> Bool? {
+        guard let v = query(name) else { return nil }
+        switch v {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: throw APIError.badRequest("\(name) must be true or false.", field: name)
+        }
+    }
+
+    func queryDate(_ name: String) throws -> Date? {
+        guard let v = query(name) else { return nil }
+        guard let d = Timestamp.parse(v) else { throw APIError.badRequest("\(name) must be an RFC 3339 date-time or YYYY-MM-DD date.", field: name) }
+        return d
+    }
+
+    /// Query ids that do not parse are a bad filter (400), not a missing record.
+    func queryID<K: IDKind>(_ name: String, as: K.Type = K.self) throws -> TypedID<K>? {
+        guard let v = query(name) else { return nil }
+        guard let id = TypedID<K>(v) else { throw APIError.badRequest("\(name) is not a valid \(K.prefix.rawValue)_ id.", field: name) }
+        return id
+    }
+
+    func page() throws -> PageRequest {
+        try PageRequest.parse(limit: query("limit"), cursor: query("cursor"), includeTotal: query("include_total"))
+    }
+
+    /// `If-Match: "<version>"` as an integer.
+    func ifMatch() throws -> Int? {
+        guard let raw = request.headers[.ifMatch] else { return nil }
+        let trimmed = raw.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "W/", with: "")
+            .trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        guard let v = Int(trimmed), v >= 1 else { throw APIError.badRequest("If-Match must be a quoted version number such as \"3\".", field: "If-Match") }
+        return v
+    }
+
+    func decode<T: StrictDecodable>(_ type: T.Type) throws -> T {
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        guard let body, body.readableBytes > 0 else {
+            if contentType.isEmpty || contentType.hasPrefix("application/json") {
+                throw APIError.badRequest("A JSON request body is required.")
+            }
+            throw APIError(.unsupportedMediaType, "Send the body as application/json.")
+        }
+        guard contentType.hasPrefix("application/json") || contentType.hasPrefix("application/merge-patch+json") else {
+            throw APIError(.unsupportedMediaType, "Send the body as application/json.")
+        }
+        return try StrictJSON.decode(T.self, from: Data(buffer: body))
+    }
+
+    /// Requests without a body may omit it; if one is sent it must still be valid.
+    func decodeOptional<T: StrictDecodable>(_ type: T.Type) throws -> T? {
+        guard let body, body.readableBytes > 0 else { return nil }
+        return try decode(type)
+    }
+
+    // MARK: Replies
+
+    func fieldsFilter() throws -> Set<String>? {
+        guard let raw = query("fields") else { return nil }
+        let names = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty, names.allSatisfy({ $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." } }) else {
+            throw APIError.badRequest("fields must be a comma-separated list of field names.", field: "fields")
+        }
+        return Set(names).union(["id"])
+    }
+
+    func encode<T: Encodable>(_ value: T) throws -> Data {
+        let data = try KeelJSON.encoder.encode(value)
+        guard let fields = try fieldsFilter() else { return data }
+        guard case .object(var root)? = try? KeelJSON.decoder.decode(JSONValue.self, from: data) else { return data }
+        func trim(_ v: JSONValue) -> JSONValue {
+            guard case .object(let o) = v else { return v }
+            return .object(o.filter { fields.contains($0.key) })
+        }
+        if case .array(let items)? = root["data"] {
+            root["data"] = .array(items.map(trim))
+        } else if let d = root["data"] {
+            root["data"] = trim(d)
+        }
+        return try KeelJSON.encoder.encode(JSONValue.object(root))
+    }
+
+    func ok<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, version: Int? = nil, location: String? = nil) throws -> Reply {
+        var headers = HTTPFields()
+        if let version { headers[.eTag] = "\"\(version)\"" }
+        if let location { headers[.location] = location }
+        return .json(try encode(Envelope(data: value)), status: status, headers: headers)
+    }
+
+    func created<T: Encodable>(_ value: T, location: String, version: Int? = 1) throws -> Reply {
+        try ok(value, status: .created, version: version, location: location)
+    }
+
+    func list<T: Encodable & Sendable>(_ page: Page<T>) throws -> Reply {
+        .json(try encode(ListEnvelope(data: page.items, has_more: page.hasMore, next_cursor: page.nextCursor, total: page.total)))
+    }
+}

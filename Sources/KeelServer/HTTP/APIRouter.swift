@@ -1,0 +1,173 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import KeelCore
+import NIOCore
+
+/// Who may call a route.
+enum Access: Sendable {
+    /// No credential needed (health, login, invitation acceptance...); limited per client IP.
+    case open
+    /// A user's session; API keys are refused (403).
+    case userSession
+    /// Any credential of this workspace.
+    case authenticated
+    /// Any credential holding the scope.
+    case scope(Scope)
+
+    static func read(_ resource: String) -> Access { .scope(Scope(resource, .read)) }
+    static func write(_ resource: String) -> Access { .scope(Scope(resource, .write)) }
+}
+
+typealias Handler = @Sendable (APIRequest) async throws -> Reply
+
+/// Registers endpoints with the shared pipeline: 401 → 403 → 429 → idempotency → handler, every failure as the error envelope.
+final class APIRouter {
+    let router: Router<KeelContext>
+    private(set) var table = RouteTable()
+    private var servicesBox: ServicesBox
+
+    final class ServicesBox: @unchecked Sendable {
+        var services: AppServices?
+    }
+
+    init(router: Router<KeelContext>) {
+        self.router = router
+        self.servicesBox = ServicesBox()
+    }
+
+    func attach(_ services: AppServices) { servicesBox.services = services }
+
+    func get(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.get, path, access, handler) }
+    func post(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.post, path, access, handler) }
+    func patch(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.patch, path, access, handler) }
+    func put(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.put, path, access, handler) }
+    func delete(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.delete, path, access, handler) }
+
+    func on(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler) {
+        table.add(method, path)
+        let box = servicesBox
+        router.on(RouterPath(RouteTable.hummingbirdPath(path)), method: method) { request, context in
+            guard let services = box.services else { throw HTTPError(.serviceUnavailable) }
+            return await EndpointPipeline.run(request: request, context: context, access: access, services: services, handler: handler)
+        }
+    }
+}
+
+enum EndpointPipeline {
+    static let idempotentMethods: Set<HTTPRequest.Method> = [.post, .patch, .delete]
+    static let idempotencyTTL: TimeInterval = 24 * 3600
+
+    static func run(request: Request, context: KeelContext, access: Access, services: AppServices, handler: Handler) async -> Response {
+        var rateHeaders = HTTPFields()
+        var reply: Reply
+        do {
+            let principal = try authorize(access, context.principal)
+            let decision = services.limiter.take(principal.map { "cred:" + $0.credentialKey } ?? "ip:" + context.clientIP)
+            if services.limiter.enabled {
+                rateHeaders[HTTPField.Name("RateLimit-Limit")!] = String(decision.limit)
+                rateHeaders[HTTPField.Name("RateLimit-Remaining")!] = String(decision.remaining)
+                rateHeaders[HTTPField.Name("RateLimit-Reset")!] = String(decision.resetSeconds)
+            }
+            if !decision.allowed {
+                rateHeaders[.retryAfter] = String(decision.retryAfter)
+                throw APIError(.rateLimited, "Too many requests; retry after \(decision.retryAfter) s.")
+            }
+            var request = request
+            var body: ByteBuffer?
+            if request.method != .get && request.method != .head {
+                let limit = services.config.jsonBodyLimit
+                if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+                    throw APIError(.payloadTooLarge, "The request body exceeds \(limit) bytes.")
+                }
+                do {
+                    body = try await request.collectBody(upTo: limit)
+                } catch let e as HTTPError where e.status == .contentTooLarge {
+                    throw APIError(.payloadTooLarge, "The request body exceeds \(limit) bytes.")
+                }
+            }
+            let apiRequest = APIRequest(request: request, context: context, principal: principal, body: body, services: services)
+            if let principal, idempotentMethods.contains(request.method), let key = request.headers[HTTPField.Name("Idempotency-Key")!] {
+                reply = try await idempotent(key: key, principal: principal, api: apiRequest, services: services, handler: handler)
+            } else {
+                reply = await execute(apiRequest, handler)
+            }
+        } catch {
+            reply = .error(ErrorMapper.apiError(error, requestID: context.requestID, logger: context.logger), requestID: context.requestID)
+        }
+        for field in rateHeaders { reply.headers[field.name] = field.value }
+        return reply.response
+    }
+
+    static func authorize(_ access: Access, _ principal: Principal?) throws -> Principal? {
+        switch access {
+        case .open:
+            return principal
+        case .userSession:
+            guard let principal else { throw APIError.unauthenticated() }
+            if principal.isAPIKey { throw APIError.forbidden("API keys cannot use this route; sign in as a user.") }
+            return principal
+        case .authenticated:
+            guard let principal else { throw APIError.unauthenticated() }
+            return principal
+        case .scope(let scope):
+            guard let principal else { throw APIError.unauthenticated() }
+            try principal.require(scope)
+            return principal
+        }
+    }
+
+    static func execute(_ api: APIRequest, _ handler: Handler) async -> Reply {
+        do {
+            return try await handler(api)
+        } catch {
+            return .error(ErrorMapper.apiError(error, requestID: api.requestID, logger: api.context.logger), requestID: api.requestID)
+        }
+    }
+
+    static func idempotent(key: String, principal: Principal, api: APIRequest, services: AppServices, handler: Handler) async throws -> Reply {
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
+            throw APIError.badRequest("Idempotency-Key must be 1 to 255 printable characters.", field: "Idempotency-Key")
+        }
+        var fingerprintInput = Data("\(api.request.method.rawValue) \(api.request.uri.path)?\(api.request.uri.query ?? "")\n".utf8)
+        if let body = api.body { fingerprintInput.append(contentsOf: body.readableBytesView) }
+        let fingerprint = SecureToken.hex(SecureToken.hmac(key: "idempotency", message: fingerprintInput))
+        let scope = "\(principal.workspaceID.rawValue):\(principal.credentialKey)"
+        let now = services.clock.now()
+        let record = IdempotencyRecord(scope: scope, key: key, fingerprint: fingerprint, state: .inFlight, status: nil, headers: [:], body: nil,
+                                       createdAt: now, expiresAt: now.addingTimeInterval(idempotencyTTL))
+        if let existing = try await services.database.write({ try await $0.idempotency.claim(record) }) {
+            if existing.fingerprint != fingerprint {
+                throw APIError(.idempotencyKeyReused, "This Idempotency-Key was used with a different request.")
+            }
+            guard existing.state == .done, let status = existing.status else {
+                throw APIError(.idempotencyKeyInUse, "A request with this Idempotency-Key is still in progress.")
+            }
+            var headers = HTTPFields()
+            for (name, value) in existing.headers {
+                if let n = HTTPField.Name(name) { headers[n] = value }
+            }
+            headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+            return Reply(status: HTTPResponse.Status(code: status), headers: headers, body: existing.body.map { ByteBuffer(bytes: $0) })
+        }
+        let reply = await execute(api, handler)
+        let code = reply.status.code
+        let storable = (200..<500).contains(code) && code != 429
+        do {
+            if storable {
+                var headers: [String: String] = [:]
+                for field in reply.headers where [.contentType, .location, .eTag].contains(field.name) {
+                    headers[field.name.rawName] = field.value
+                }
+                let bytes = reply.body.map { Data(buffer: $0) } ?? Data()
+                let stored = headers
+                try await services.database.write { try await $0.idempotency.complete(scope: scope, key: key, status: code, headers: stored, body: bytes) }
+            } else {
+                try await services.database.write { try await $0.idempotency.release(scope: scope, key: key) }
+            }
+        } catch {
+            api.context.logger.error("idempotency bookkeeping failed", metadata: ["request_id": "\(api.requestID)", "error": "\(error)"])
+        }
+        return reply
+    }
+}

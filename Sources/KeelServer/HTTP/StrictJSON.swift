@@ -1,0 +1,115 @@
+import Foundation
+import KeelCore
+
+/// A request body type whose keys are known, so unknown keys are refused (422) rather than silently ignored.
+protocol StrictDecodable: Decodable, Sendable {
+    static var allowedKeys: Set<String> { get }
+    /// Keys whose values are objects checked for unknown keys too.
+    static var nestedKeys: [String: Set<String>] { get }
+}
+
+extension StrictDecodable {
+    static var nestedKeys: [String: Set<String>] { [:] }
+}
+
+/// A PATCH field: absent, explicitly `null` (clear it), or a value.
+enum PatchField<T: Decodable & Sendable>: Sendable, Decodable {
+    case absent
+    case null
+    case value(T)
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        self = c.decodeNil() ? .null : .value(try c.decode(T.self))
+    }
+
+    var value: T? { if case .value(let v) = self { v } else { nil } }
+    var isAbsent: Bool { if case .absent = self { true } else { false } }
+
+    /// For fields that cannot be cleared: `null` is a 422 naming the field.
+    func required(_ field: String) throws -> T? {
+        switch self {
+        case .absent: return nil
+        case .null: throw APIError.validation(field, "not_nullable", "\(field) cannot be null.")
+        case .value(let v): return v
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    func decode<T>(_ type: PatchField<T>.Type, forKey key: Key) throws -> PatchField<T> {
+        try decodeIfPresent(type, forKey: key) ?? .absent
+    }
+}
+
+enum StrictJSON {
+    static func decode<T: StrictDecodable>(_ type: T.Type, from data: Data) throws -> T {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            throw APIError.badRequest("The request body is not valid JSON.")
+        }
+        guard let dict = object as? [String: Any] else {
+            throw APIError.validation("body", "invalid_type", "The request body must be a JSON object.")
+        }
+        var details: [ErrorDetail] = []
+        for key in dict.keys.sorted() where !T.allowedKeys.contains(key) {
+            details.append(ErrorDetail(field: key, code: "unknown_field", message: "Unknown field \(key)."))
+        }
+        for (key, allowed) in T.nestedKeys {
+            guard let nested = dict[key] as? [String: Any] else { continue }
+            for inner in nested.keys.sorted() where !allowed.contains(inner) {
+                details.append(ErrorDetail(field: "\(key).\(inner)", code: "unknown_field", message: "Unknown field \(key).\(inner)."))
+            }
+        }
+        if !details.isEmpty { throw APIError(.validationFailed, "The request has unknown fields.", details: details) }
+        do {
+            return try KeelJSON.decoder.decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw map(error)
+        }
+    }
+
+    static func path(_ codingPath: [any CodingKey]) -> String {
+        var out = ""
+        for key in codingPath {
+            if let i = key.intValue {
+                out += "[\(i)]"
+            } else {
+                out += out.isEmpty ? key.stringValue : ".\(key.stringValue)"
+            }
+        }
+        return out.isEmpty ? "body" : out
+    }
+
+    static func map(_ error: DecodingError) -> APIError {
+        switch error {
+        case .typeMismatch(let type, let ctx):
+            let field = path(ctx.codingPath)
+            return .validation(field, "invalid_type", "\(field) has the wrong type (expected \(describe(type))).")
+        case .valueNotFound(_, let ctx):
+            let field = path(ctx.codingPath)
+            return .validation(field, "required", "\(field) must not be null.")
+        case .keyNotFound(let key, let ctx):
+            let field = path(ctx.codingPath + [key])
+            return .validation(field, "required", "\(field) is required.")
+        case .dataCorrupted(let ctx):
+            if ctx.codingPath.isEmpty { return .badRequest("The request body is not valid JSON.") }
+            let field = path(ctx.codingPath)
+            return .validation(field, "invalid_value", "\(field) is invalid: \(ctx.debugDescription)")
+        @unknown default:
+            return .validation("body", "invalid", "The request body is invalid.")
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        let name = String(describing: type)
+        if name.contains("String") { return "string" }
+        if name.contains("Int") || name.contains("Double") || name.contains("Decimal") { return "number" }
+        if name.contains("Bool") { return "boolean" }
+        if name.contains("Array") { return "array" }
+        if name.contains("Dictionary") { return "object" }
+        return "a different type"
+    }
+}
