@@ -1,0 +1,158 @@
+import Foundation
+import KeelCore
+import XCTest
+
+final class IdentifierTests: XCTestCase {
+    func testGeneratedIDsAreWellFormedAndTimeSortable() {
+        let a = ContactLikeID.generate(at: Date(timeIntervalSince1970: 1_700_000_000))
+        let b = ContactLikeID.generate(at: Date(timeIntervalSince1970: 1_700_000_001))
+        XCTAssertTrue(a.rawValue.hasPrefix("usr_"))
+        XCTAssertEqual(a.rawValue.count, 4 + 26)
+        XCTAssertLessThan(a, b)
+        XCTAssertNotNil(UserID(a.rawValue))
+    }
+
+    func testWrongPrefixOrShapeIsRejected() {
+        let id = UserID.generate().rawValue
+        XCTAssertNil(WorkspaceID(id))
+        XCTAssertNil(UserID("usr_"))
+        XCTAssertNil(UserID("usr_01HZZZZZZZZZZZZZZZZZZZZZZ"))        // 25 chars
+        XCTAssertNil(UserID("usr_01HZZZZZZZZZZZZZZZZZZZZZZI"))       // I is not Crockford
+        XCTAssertNil(UserID("usr_81HZZZZZZZZZZZZZZZZZZZZZZZ"))       // overflows 128 bits
+        XCTAssertNil(UserID("' OR 1=1 --"))
+    }
+
+    func testULIDEncodesTimestampPrefix() {
+        // 1469922850000 ms in Crockford base32, computed independently.
+        let date = Date(timeIntervalSince1970: 1_469_922_850)
+        XCTAssertTrue(ULID.make(at: date).hasPrefix("01ARZ3ND6G"))
+    }
+}
+
+typealias ContactLikeID = UserID
+
+final class TimestampTests: XCTestCase {
+    func testFormatsWithMillisecondsInUTC() {
+        XCTAssertEqual(Timestamp.format(millis: 0), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(Timestamp.format(millis: 1_773_662_400_123), "2026-03-16T12:00:00.123Z")
+        XCTAssertEqual(Timestamp.format(millis: -1), "1969-12-31T23:59:59.999Z")
+    }
+
+    func testParsesOffsetsFractionsAndDates() throws {
+        let a = try XCTUnwrap(Timestamp.parse("2026-03-16T12:00:00.123Z"))
+        XCTAssertEqual(Timestamp.millis(a), 1_773_662_400_123)
+        let b = try XCTUnwrap(Timestamp.parse("2026-03-16T14:00:00+02:00"))
+        XCTAssertEqual(Timestamp.millis(b), 1_773_662_400_000)
+        let c = try XCTUnwrap(Timestamp.parse("2026-03-16"))
+        XCTAssertEqual(Timestamp.format(c), "2026-03-16T00:00:00.000Z")
+        XCTAssertEqual(Timestamp.format(try XCTUnwrap(Timestamp.parse("2024-02-29"))), "2024-02-29T00:00:00.000Z")
+    }
+
+    func testRejectsImpossibleDates() {
+        for bad in ["2026-02-30", "2025-02-29", "2026-13-01", "2026-03-16T25:00:00Z", "yesterday", "2026-03-16T12:00:00", "", "2026-03-16T12:00:00.Z"] {
+            XCTAssertNil(Timestamp.parse(bad), bad)
+        }
+    }
+}
+
+final class CursorTests: XCTestCase {
+    func testRoundTrip() throws {
+        let c = Cursor(values: ["abc", nil, "3"], queryFingerprint: "q1")
+        let text = c.encode(secret: "s3cret")
+        XCTAssertEqual(try Cursor.decode(text, secret: "s3cret", expectedFingerprint: "q1"), c)
+    }
+
+    func testTamperedOrForeignCursorIsBadRequest() {
+        let text = Cursor(values: ["abc"], queryFingerprint: "q1").encode(secret: "s3cret")
+        var chars = Array(text)
+        chars[2] = chars[2] == "A" ? "B" : "A"
+        for bad in [String(chars), text + "x", "garbage", "", text.replacingOccurrences(of: ".", with: "")] {
+            XCTAssertThrowsError(try Cursor.decode(bad, secret: "s3cret", expectedFingerprint: "q1")) { e in
+                XCTAssertEqual((e as? APIError)?.kind, .badRequest)
+            }
+        }
+        XCTAssertThrowsError(try Cursor.decode(text, secret: "other", expectedFingerprint: "q1"))
+        XCTAssertThrowsError(try Cursor.decode(text, secret: "s3cret", expectedFingerprint: "q2"))
+    }
+
+    func testPageRequestValidation() throws {
+        XCTAssertEqual(try PageRequest.parse(limit: nil, cursor: nil, includeTotal: nil).limit, 50)
+        XCTAssertEqual(try PageRequest.parse(limit: "200", cursor: nil, includeTotal: "true").limit, 200)
+        for bad in ["0", "201", "-1", "ten", "1.5"] {
+            XCTAssertThrowsError(try PageRequest.parse(limit: bad, cursor: nil, includeTotal: nil), bad)
+        }
+        XCTAssertThrowsError(try PageRequest.parse(limit: nil, cursor: nil, includeTotal: "maybe"))
+    }
+
+    func testPagingBuildsNextCursorOnlyWhenMoreRows() {
+        let codec = CursorCodec(secret: "k")
+        let full = codec.page([1, 2, 3], limit: 2, fingerprint: "f") { [String($0)] }
+        XCTAssertEqual(full.items, [1, 2])
+        XCTAssertTrue(full.hasMore)
+        let last = codec.page([1, 2], limit: 2, fingerprint: "f") { [String($0)] }
+        XCTAssertFalse(last.hasMore)
+        XCTAssertNil(last.nextCursor)
+    }
+}
+
+final class AccessTests: XCTestCase {
+    func scope(_ s: String) throws -> Scope { try XCTUnwrap(Scope(s)) }
+
+    func testScopeCoverage() throws {
+        XCTAssertTrue(try scope("contacts:write").covers(try scope("contacts:read")))
+        XCTAssertFalse(try scope("contacts:read").covers(try scope("contacts:write")))
+        XCTAssertTrue(try scope("crm:read").covers(try scope("deals:read")))
+        XCTAssertFalse(try scope("crm:read").covers(try scope("deals:write")))
+        XCTAssertFalse(try scope("crm:write").covers(try scope("webhooks:read")))
+        XCTAssertTrue(try scope("*").covers(try scope("audit:read")))
+        XCTAssertNil(Scope("contacts:delete"))
+        XCTAssertNil(Scope("secrets:read"))
+        XCTAssertNil(Scope("contacts"))
+    }
+
+    func testRoleCeilings() throws {
+        XCTAssertTrue(Role.viewer.allows(try scope("contacts:read")))
+        XCTAssertFalse(Role.viewer.allows(try scope("contacts:write")))
+        XCTAssertTrue(Role.member.allows(try scope("contacts:write")))
+        XCTAssertFalse(Role.member.allows(try scope("members:write")))
+        XCTAssertFalse(Role.member.allows(try scope("audit:read")))
+        XCTAssertTrue(Role.admin.allows(try scope("audit:read")))
+        XCTAssertTrue(Role.owner > Role.admin && Role.admin > Role.member && Role.member > Role.viewer)
+    }
+
+    func testPrincipalNeedsBothRoleAndScope() throws {
+        let p = Principal(userID: .generate(), workspaceID: .generate(), memberID: .generate(), role: .viewer,
+                          scopes: [Scope.all], credential: .apiKey(.generate()))
+        XCTAssertTrue(p.has(try scope("contacts:read")))
+        XCTAssertFalse(p.has(try scope("contacts:write")))
+        XCTAssertThrowsError(try p.require(try scope("contacts:write"))) { e in
+            XCTAssertEqual((e as? APIError)?.kind, .forbidden)
+            XCTAssertEqual((e as? APIError)?.details.first?.scope, "contacts:write")
+        }
+        XCTAssertEqual(p.actor.type, .apiKey)
+    }
+}
+
+final class NormalizeTests: XCTestCase {
+    func testEmail() {
+        XCTAssertEqual(Normalize.email("  Ada@Example.COM "), "ada@example.com")
+        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@-example.com", "ada@@example.com"] {
+            XCTAssertNil(Normalize.email(bad), bad)
+        }
+    }
+
+    func testPasswordLimits() {
+        var v = Validator()
+        Normalize.password("short", into: &v)
+        Normalize.password(String(repeating: "x", count: 73), into: &v)
+        Normalize.password("just right", into: &v)
+        XCTAssertEqual(v.details.map(\.code), ["too_short", "too_long"])
+    }
+
+    func testJSONValueKeepsNumberText() throws {
+        let v = try JSONDecoder().decode(JSONValue.self, from: Data(#"{"a": 10.10, "b": 12345678901234567}"#.utf8))
+        guard case .object(let o) = v else { return XCTFail("not an object") }
+        XCTAssertEqual(o["b"], .number("12345678901234567"))
+        XCTAssertNotNil(o["a"])
+    }
+}
