@@ -68,15 +68,15 @@ public struct MemberService: Sendable {
                     throw APIError.forbidden("Only an owner may remove an owner.")
                 }
             }
-            if target.member.role == .owner, try await tx.identity.countOwners(p.workspaceID) <= 1 {
-                throw APIError.conflict("The last owner cannot leave the workspace; transfer ownership first.")
-            }
             var heir: UserID?
             if let reassignTo {
                 guard reassignTo != target.member.userID, try await tx.identity.member(p.workspaceID, userID: reassignTo) != nil else {
                     throw APIError.badRequest("reassign_to must be another member's user id.", field: "reassign_to")
                 }
                 heir = reassignTo
+            }
+            if target.member.role == .owner, try await tx.identity.countOwners(p.workspaceID) <= 1 {
+                throw APIError.conflict("The last owner cannot leave the workspace; transfer ownership first.")
             }
             var moved: [String: JSONValue] = [:]
             if let heir {

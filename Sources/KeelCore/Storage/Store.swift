@@ -17,6 +17,10 @@ public protocol StoreSession: Sendable {
     var mail: any MailRepository { get }
     var idempotency: any IdempotencyRepository { get }
     var settings: any SettingsRepository { get }
+    var records: any RecordRepository { get }
+    var history: any HistoryRepository { get }
+    var tags: any TagRepository { get }
+    var customFields: any CustomFieldRepository { get }
 }
 
 public protocol SettingsRepository: Sendable {
@@ -31,6 +35,7 @@ public protocol IdentityRepository: Sendable {
     func insertUser(_ user: User) async throws
     func user(_ id: UserID) async throws -> User?
     func user(email: String) async throws -> User?
+    func users(_ ids: [UserID]) async throws -> [User]
     func updateUser(_ user: User) async throws
 
     // Workspaces

@@ -16,6 +16,13 @@ struct AppServices: Sendable {
     let invitations: InvitationService
     let apiKeys: APIKeyService
     let audit: AuditService
+    let contacts: RecordService
+    let companies: RecordService
+    let notes: RecordService
+    let customFields: CustomFieldService
+    let tags: TagService
+    /// Behaviors by id prefix, for `expand=`.
+    let registry: [IDPrefix: any ObjectBehavior]
     let resolver: CredentialResolver
     let credentialCache: CredentialCache
     let limiter: RateLimiter

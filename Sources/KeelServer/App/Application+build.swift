@@ -97,6 +97,17 @@ public enum KeelServer {
         InvitationsController().register(on: api)
         APIKeysController().register(on: api)
         AuditController().register(on: api)
+        let contactBehavior = ContactBehavior(), companyBehavior = CompanyBehavior()
+        let noteBehavior = NoteBehavior(parents: [contactBehavior, companyBehavior])
+        let contacts = RecordService(behavior: contactBehavior, store: database, clock: clock, cursors: cursors, notes: noteBehavior)
+        let companies = RecordService(behavior: companyBehavior, store: database, clock: clock, cursors: cursors, notes: noteBehavior)
+        let notes = RecordService(behavior: noteBehavior, store: database, clock: clock, cursors: cursors, notes: nil)
+        ContactsController(routes: RecordRoutes(contacts)).register(on: api)
+        CompaniesController(routes: RecordRoutes(companies), contacts: contacts).register(on: api)
+        NotesController(routes: RecordRoutes(notes)).register(on: api)
+        CustomFieldsController().register(on: api)
+        let recordTables: [(type: String, table: String)] = [(ContactBehavior.schema.type, ContactBehavior.schema.table),
+                                                             (CompanyBehavior.schema.type, CompanyBehavior.schema.table)]
         let services = AppServices(
             config: config, database: database, clock: clock, cursors: cursors, auth: auth,
             workspaces: WorkspaceService(store: database, hasher: hasher, clock: clock, policy: policy),
@@ -104,6 +115,10 @@ public enum KeelServer {
             invitations: InvitationService(store: database, clock: clock, policy: policy, cursors: cursors, hasher: hasher, auth: auth),
             apiKeys: APIKeyService(store: database, clock: clock, cursors: cursors),
             audit: AuditService(store: database, cursors: cursors),
+            contacts: contacts, companies: companies, notes: notes,
+            customFields: CustomFieldService(store: database, clock: clock, tables: ["contact": "contacts", "company": "companies"]),
+            tags: TagService(store: database, objects: recordTables),
+            registry: [.contact: contactBehavior, .company: companyBehavior, .note: noteBehavior],
             resolver: resolver, credentialCache: cache,
             limiter: RateLimiter(ratePerSecond: Double(config.rateLimitRPS), burst: config.rateLimitBurst),
             loginLimiter: RateLimiter(ratePerSecond: Double(config.loginAttemptsPerMinute) / 60, burst: config.loginAttemptsPerMinute),

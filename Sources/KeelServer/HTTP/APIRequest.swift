@@ -80,6 +80,38 @@ struct APIRequest: Sendable {
         return try StrictJSON.decode(T.self, from: Data(buffer: body))
     }
 
+    /// A JSON object body kept as values (for records, whose keys are checked against their schema).
+    func jsonObject() throws -> [String: JSONValue] {
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        guard let body, body.readableBytes > 0 else { throw APIError.badRequest("A JSON request body is required.") }
+        guard contentType.hasPrefix("application/json") || contentType.hasPrefix("application/merge-patch+json") else {
+            throw APIError(.unsupportedMediaType, "Send the body as application/json.")
+        }
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))
+        } catch {
+            throw APIError.badRequest("The request body is not valid JSON.")
+        }
+        guard case .object(let o) = value else { throw APIError.validation("body", "invalid_type", "The request body must be a JSON object.") }
+        return o
+    }
+
+    /// Every query parameter once (a repeated parameter is a bad request).
+    func queryDictionary() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in request.uri.queryParameters {
+            let key = String(k)
+            if out[key] != nil { throw APIError.badRequest("Query parameter \(key) is repeated.", field: key) }
+            out[key] = String(v)
+        }
+        return out
+    }
+
+    func expandNames() -> [String] {
+        (query("expand") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     /// Requests without a body may omit it; if one is sent it must still be valid.
     func decodeOptional<T: StrictDecodable>(_ type: T.Type) throws -> T? {
         guard let body, body.readableBytes > 0 else { return nil }

@@ -38,7 +38,9 @@ enum PatchField<T: Decodable & Sendable>: Sendable, Decodable {
 
 extension KeyedDecodingContainer {
     func decode<T>(_ type: PatchField<T>.Type, forKey key: Key) throws -> PatchField<T> {
-        try decodeIfPresent(type, forKey: key) ?? .absent
+        guard contains(key) else { return .absent }
+        if try decodeNil(forKey: key) { return .null }
+        return .value(try decode(T.self, forKey: key))
     }
 }
 

@@ -14,6 +14,6 @@ public struct Migration: Sendable {
 }
 
 public enum Migrations {
-    public static let all: [Migration] = [m001Foundation]
+    public static let all: [Migration] = [m001Foundation, m002Records]
     public static var latest: Int { all.map(\.version).max() ?? 0 }
 }

@@ -33,6 +33,12 @@ struct SQLIdentityRepository: IdentityRepository {
         try await db.raw("SELECT * FROM users WHERE email = \(bind: email)").first().map(decodeUser)
     }
 
+    func users(_ ids: [UserID]) async throws -> [User] {
+        guard !ids.isEmpty else { return [] }
+        let list = ids.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")
+        return try await db.raw("SELECT * FROM users WHERE id IN (" + list + ")").all().map(decodeUser)
+    }
+
     func updateUser(_ u: User) async throws {
         try await db.raw("""
             UPDATE users SET email = \(bind: u.email), name = \(bind: u.name), password_hash = \(bind: u.passwordHash),

@@ -13,6 +13,10 @@ struct SQLSession: StoreSession {
     var mail: any MailRepository { SQLMailRepository(db: db) }
     var idempotency: any IdempotencyRepository { SQLIdempotencyRepository(db: db, dialect: dialect) }
     var settings: any SettingsRepository { SQLSettingsRepository(db: db, dialect: dialect) }
+    var records: any RecordRepository { SQLRecordRepository(db: db, dialect: dialect) }
+    var history: any HistoryRepository { SQLHistoryRepository(db: db) }
+    var tags: any TagRepository { SQLTagRepository(db: db) }
+    var customFields: any CustomFieldRepository { SQLCustomFieldRepository(db: db, dialect: dialect) }
 }
 
 extension SQLRow {

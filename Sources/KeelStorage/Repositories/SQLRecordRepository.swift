@@ -1,0 +1,172 @@
+import Foundation
+import KeelCore
+import SQLKit
+
+/// Stores any `ObjectSchema`'s records: one column per field, tags and custom fields as JSON text.
+struct SQLRecordRepository: RecordRepository {
+    let db: any SQLDatabase
+    let dialect: SQLDialectKind
+
+    enum ColumnValue {
+        case text(String?)
+        case int(Int64?)
+
+        var sql: SQLQueryString {
+            switch self {
+            case .text(let s): "\(bind: s)"
+            case .int(let i): "\(bind: i)"
+            }
+        }
+    }
+
+    static func json(_ v: JSONValue) -> String { v.jsonString() }
+
+    /// The stored columns of one field.
+    func columns(_ spec: FieldSpec, _ value: JSONValue?, currency: String) -> [(String, ColumnValue)] {
+        let v = value == .null ? nil : value
+        var out: [(String, ColumnValue)]
+        switch spec.kind {
+        case .bool:
+            if case .bool(let b)? = v { out = [(spec.column, .int(b ? 1 : 0))] } else { out = [(spec.column, .int(spec.nullable ? nil : 0))] }
+        case .integer:
+            if case .number(let n)? = v { out = [(spec.column, .int(Int64(n)))] } else { out = [(spec.column, .int(nil))] }
+        case .money:
+            if case .number(let n)? = v { out = [(spec.column, .int(Money.minorUnits(n, currency: currency)))] } else { out = [(spec.column, .int(nil))] }
+        case .datetime:
+            if case .string(let s)? = v, let d = Timestamp.parse(s) { out = [(spec.column, .int(Timestamp.millis(d)))] } else { out = [(spec.column, .int(nil))] }
+        case .address:
+            out = [(spec.column, .text(v.map(SQLRecordRepository.json)))]
+        default:
+            out = [(spec.column, .text(v?.stringValue))]
+        }
+        if let lower = spec.lowerColumn {
+            out.append((lower, .text(v?.stringValue?.lowercased())))
+        }
+        return out
+    }
+
+    func allColumns(_ scope: RecordScope, _ r: Record) -> [(String, ColumnValue)] {
+        var cols: [(String, ColumnValue)] = [
+            ("workspace_id", .text(scope.workspaceID.rawValue)), ("id", .text(r.id)),
+            ("created_at", .int(Timestamp.millis(r.createdAt))), ("updated_at", .int(Timestamp.millis(r.updatedAt))),
+            ("created_by", .text(r.createdBy?.rawValue)), ("version", .int(Int64(r.version))),
+            ("deleted_at", .int(r.deletedAt.map(Timestamp.millis))), ("merged_into", .text(r.mergedInto)),
+            ("tags", .text(SQLRecordRepository.json(.array(r.tags.map(JSONValue.string))))),
+            ("custom_fields", .text(SQLRecordRepository.json(.object(r.customFields)))),
+        ]
+        for spec in scope.schema.fields { cols += columns(spec, r.values[spec.name], currency: scope.currency) }
+        return cols
+    }
+
+    func decode(_ scope: RecordScope, _ row: any SQLRow) throws -> Record {
+        var values: [String: JSONValue] = [:]
+        for spec in scope.schema.fields {
+            switch spec.kind {
+            case .bool:
+                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .bool($0 != 0) } ?? .null
+            case .integer:
+                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .number(String($0)) } ?? .null
+            case .money:
+                let currency = values["currency"]?.stringValue ?? scope.currency
+                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .number(Money.format($0, currency: currency)) } ?? .null
+            case .datetime:
+                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .string(Timestamp.format(millis: $0)) } ?? .null
+            case .address:
+                values[spec.name] = try row.decode(column: spec.column, as: String?.self).flatMap(JSONValue.parse) ?? .null
+            default:
+                values[spec.name] = try row.decode(column: spec.column, as: String?.self).map(JSONValue.string) ?? .null
+            }
+        }
+        let tags: [String]
+        if case .array(let items)? = JSONValue.parse(try row.decode(column: "tags", as: String.self)) {
+            tags = items.compactMap(\.stringValue)
+        } else {
+            tags = []
+        }
+        let custom = JSONValue.parse(try row.decode(column: "custom_fields", as: String.self))?.objectValue ?? [:]
+        return Record(id: try row.decode(column: "id", as: String.self), workspaceID: scope.workspaceID, values: values, tags: tags,
+                      customFields: custom, createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
+                      updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)),
+                      createdBy: try row.decode(column: "created_by", as: String?.self).map { UserID(trusted: $0) },
+                      version: Int(try row.decode(column: "version", as: Int64.self)),
+                      deletedAt: try row.decode(column: "deleted_at", as: Int64?.self).map(Timestamp.date),
+                      mergedInto: try row.decode(column: "merged_into", as: String?.self))
+    }
+
+    func insert(_ scope: RecordScope, _ record: Record) async throws {
+        let cols = allColumns(scope, record)
+        let names = cols.map(\.0).joined(separator: ", ")
+        let values = cols.map(\.1.sql).joined(separator: ", ")
+        try await db.raw("INSERT INTO \(unsafeRaw: scope.schema.table) (\(unsafeRaw: names)) VALUES (" + values + ")").run()
+    }
+
+    func update(_ scope: RecordScope, _ record: Record) async throws {
+        let cols = allColumns(scope, record).filter { $0.0 != "workspace_id" && $0.0 != "id" && $0.0 != "created_at" && $0.0 != "created_by" }
+        let sets = cols.map { SQLQueryString($0.0 + " = ") + $0.1.sql }.joined(separator: ", ")
+        try await db.raw("UPDATE \(unsafeRaw: scope.schema.table) SET " + sets
+            + " WHERE workspace_id = \(bind: scope.workspaceID.rawValue) AND id = \(bind: record.id)").run()
+    }
+
+    func get(_ scope: RecordScope, id: String) async throws -> Record? {
+        try await db.raw("SELECT * FROM \(unsafeRaw: scope.schema.table) WHERE workspace_id = \(bind: scope.workspaceID.rawValue) AND id = \(bind: id)")
+            .first().map { try decode(scope, $0) }
+    }
+
+    func getMany(_ scope: RecordScope, ids: [String]) async throws -> [Record] {
+        guard !ids.isEmpty else { return [] }
+        let list = ids.map { "\(bind: $0)" as SQLQueryString }.joined(separator: ", ")
+        return try await db.raw("SELECT * FROM \(unsafeRaw: scope.schema.table) WHERE workspace_id = \(bind: scope.workspaceID.rawValue) AND id IN (" + list + ")")
+            .all().map { try decode(scope, $0) }
+    }
+
+    func list(_ scope: RecordScope, _ query: RecordQuery) async throws -> [Record] {
+        let c = SQLFilterCompiler(dialect: dialect, scope: scope)
+        let sql: SQLQueryString = "SELECT t.* FROM \(unsafeRaw: scope.schema.table) t WHERE " + c.whereClause(query, withCursor: true) + " "
+            + c.orderBy(query.sort) + " LIMIT \(bind: Int64(query.limit))"
+        return try await db.raw(sql).all().map { try decode(scope, $0) }
+    }
+
+    func count(_ scope: RecordScope, _ query: RecordQuery) async throws -> Int {
+        let c = SQLFilterCompiler(dialect: dialect, scope: scope)
+        let sql: SQLQueryString = "SELECT COUNT(*) AS n FROM \(unsafeRaw: scope.schema.table) t WHERE " + c.whereClause(query, withCursor: false)
+        return Int(try await db.raw(sql).first()?.decode(column: "n", as: Int64.self) ?? 0)
+    }
+
+    func find(_ scope: RecordScope, field: String, value: String, limit: Int) async throws -> [Record] {
+        guard let spec = scope.schema.field(field) else { return [] }
+        return try await db.raw("""
+            SELECT * FROM \(unsafeRaw: scope.schema.table) WHERE workspace_id = \(bind: scope.workspaceID.rawValue)
+            AND \(unsafeRaw: spec.column) = \(bind: value) AND deleted_at IS NULL ORDER BY id LIMIT \(bind: Int64(limit))
+            """).all().map { try decode(scope, $0) }
+    }
+
+    func relink(_ scope: RecordScope, column: String, from: String, to: String?, onlyLive: Bool) async throws -> Int {
+        guard scope.schema.fields.contains(where: { $0.column == column }) else { return 0 }
+        let rows = try await db.raw("""
+            UPDATE \(unsafeRaw: scope.schema.table) SET \(unsafeRaw: column) = \(bind: to)
+            WHERE workspace_id = \(bind: scope.workspaceID.rawValue) AND \(unsafeRaw: column) = \(bind: from)\(unsafeRaw: onlyLive ? " AND deleted_at IS NULL" : "")
+            RETURNING id
+            """).all()
+        return rows.count
+    }
+
+    func relinkRelated(_ scope: RecordScope, relatedType: String, from: String, to: String) async throws -> Int {
+        let rows = try await db.raw("""
+            UPDATE \(unsafeRaw: scope.schema.table) SET related_id = \(bind: to)
+            WHERE workspace_id = \(bind: scope.workspaceID.rawValue) AND related_type = \(bind: relatedType) AND related_id = \(bind: from)
+            RETURNING id
+            """).all()
+        return rows.count
+    }
+
+    func setTags(_ scope: RecordScope, id: String, tags: [String]) async throws {
+        try await db.raw("""
+            DELETE FROM record_tags WHERE workspace_id = \(bind: scope.workspaceID.rawValue) AND object_type = \(bind: scope.schema.type) AND object_id = \(bind: id)
+            """).run()
+        guard !tags.isEmpty else { return }
+        let rows = tags.map { tag -> SQLQueryString in
+            "(\(bind: scope.workspaceID.rawValue), \(bind: scope.schema.type), \(bind: id), \(bind: tag), \(bind: tag.lowercased()))"
+        }.joined(separator: ", ")
+        try await db.raw("INSERT INTO record_tags (workspace_id, object_type, object_id, tag, tag_lower) VALUES " + rows).run()
+    }
+}
