@@ -10,7 +10,9 @@
 # Exits non-zero when any run fails.
 #
 # With --postgres: if KEEL_TEST_DATABASE_URL is already set to a postgres:// URL, that database is used as is;
-# if a test cluster is already running (scripts/pg-test-cluster.sh start), it is reused and left running.
+# if the default test cluster is running (`scripts/pg-test-cluster.sh start` in the repository root), it is reused
+# and left running; otherwise a private cluster is started (in $PGDATA_DIR, default /tmp/keel-test-pg.<pid>, on a
+# free port from 54329) and stopped and deleted on exit, so parallel runs do not disturb each other.
 # The SQLite run always ignores KEEL_TEST_DATABASE_URL.
 set -uo pipefail
 
@@ -77,9 +79,10 @@ run_postgres() {
     if [[ "${KEEL_TEST_DATABASE_URL:-}" == postgres* ]]; then
         url="$KEEL_TEST_DATABASE_URL"
         echo "using KEEL_TEST_DATABASE_URL from the environment"
-    elif url="$("$CLUSTER_SCRIPT" url 2>/dev/null)"; then
-        echo "reusing the running test cluster (left running afterwards)"
+    elif [ -z "${PGDATA_DIR:-}" ] && url="$("$CLUSTER_SCRIPT" url 2>/dev/null)"; then
+        echo "reusing the running test cluster in $ROOT/.pgdata (left running afterwards)"
     else
+        export PGDATA_DIR="${PGDATA_DIR:-${TMPDIR:-/tmp}/keel-test-pg.$$}"
         started_cluster=1
         if ! url="$("$CLUSTER_SCRIPT" start | tail -n 1)" || [[ "$url" != postgres://* ]]; then
             echo "test.sh: could not start the PostgreSQL test cluster" >&2

@@ -9,7 +9,7 @@ struct KeelCommand: AsyncParsableCommand {
         commandName: "keel",
         abstract: "Keel: a self-hosted, multi-tenant CRM and sales-pipeline API server.",
         version: KeelCLI.version,
-        subcommands: [Serve.self, Migrate.self, Bootstrap.self, OpenAPI.self, Version.self],
+        subcommands: [Serve.self, Migrate.self, Bootstrap.self, SeedDemo.self, OpenAPI.self, Version.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -61,7 +61,11 @@ struct Serve: AsyncParsableCommand {
         } catch {
             fail(KeelCLI.describe(error))
         }
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch {
+            fail("the server stopped: \(KeelCLI.describe(error)) (is port \(config.port) on \(config.host) already in use?)")
+        }
     }
 }
 
@@ -105,6 +109,30 @@ struct Bootstrap: AsyncParsableCommand {
                 Base URL:  \(out.base_url)
                 """)
             }
+        } catch {
+            fail(KeelCLI.describe(error))
+        }
+    }
+}
+
+struct SeedDemo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seed-demo",
+        abstract: "Fill a workspace with realistic, reproducible demo data.",
+        discussion: "Demo data is bulk-loaded without field history, events or audit entries. On an empty database an owner is bootstrapped first.")
+    @OptionGroup var db: DatabaseOptions
+    @Option(help: "Workspace id (default: the first workspace)") var workspace: String?
+    @Option(help: "Number of companies") var companies = 200
+    @Option(help: "Number of contacts") var contacts = 2000
+    @Option(help: "Number of notes") var notes = 500
+    @Option(help: "Random seed (same seed, same data)") var seed: UInt64 = 42
+
+    func run() async throws {
+        guard companies >= 0, contacts >= 0, notes >= 0 else { fail("sizes must not be negative.") }
+        do {
+            let summary = try await KeelCLI.seedDemo(try db.config(), workspace: workspace, companies: companies, contacts: contacts, notes: notes,
+                                                     seed: seed, progress: { FileHandle.standardError.write(Data("\($0)\n".utf8)) })
+            print(summary)
         } catch {
             fail(KeelCLI.describe(error))
         }

@@ -48,6 +48,8 @@ public struct RecordScope: Sendable {
 
 public protocol RecordRepository: Sendable {
     func insert(_ scope: RecordScope, _ record: Record) async throws
+    /// Bulk insert (demo data and imports): rows and their tags, no history.
+    func insertMany(_ scope: RecordScope, _ records: [Record]) async throws
     func update(_ scope: RecordScope, _ record: Record) async throws
     /// Includes soft-deleted rows; callers decide what a deleted record means.
     func get(_ scope: RecordScope, id: String) async throws -> Record?

@@ -43,6 +43,8 @@ public protocol IdentityRepository: Sendable {
     func workspace(_ id: WorkspaceID) async throws -> Workspace?
     func updateWorkspace(_ workspace: Workspace) async throws
     func memberships(of user: UserID) async throws -> [(Workspace, Member)]
+    /// Oldest first (the bootstrapped workspace comes first).
+    func workspaces(limit: Int) async throws -> [Workspace]
 
     // Members
     func insertMember(_ member: Member) async throws
@@ -96,6 +98,8 @@ public protocol OutboxRepository: Sendable {
 public protocol MailRepository: Sendable {
     func enqueue(_ message: MailMessage) async throws
     func pending(limit: Int) async throws -> [MailMessage]
+    /// Marks up to `limit` unsent messages as sent and returns them, so concurrent workers never take the same message.
+    func claimPending(limit: Int, at: Date) async throws -> [MailMessage]
     func markSent(_ id: MailID, at: Date) async throws
     func recent(to: String, limit: Int) async throws -> [MailMessage]
 }

@@ -51,6 +51,31 @@ public enum KeelCLI {
         }
     }
 
+    /// Bulk demo data; bootstraps an owner first when the database is empty.
+    public static func seedDemo(_ config: KeelConfig, workspace: String?, companies: Int, contacts: Int, notes: Int, seed: UInt64,
+                                progress: @escaping @Sendable (String) -> Void) async throws -> String {
+        let sizes = DemoSizes(companies: companies, contacts: contacts, notes: notes)
+        var config = config
+        config.bootstrap = true
+        let logger = KeelServer.makeLogger(config)
+        let database = try await KeelServer.prepareDatabase(config, logger: logger, announce: { progress($0) })
+        do {
+            var workspaceID: WorkspaceID?
+            if let workspace {
+                guard let id = WorkspaceID(workspace) else { throw KeelConfig.Invalid(description: "--workspace must be a wsp_ id.") }
+                workspaceID = id
+            }
+            let summary = try await DemoSeeder(store: database).run(workspaceID: workspaceID, sizes: sizes, seed: seed, progress: progress)
+            await database.shutdown()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return String(decoding: try encoder.encode(summary), as: UTF8.self)
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+    }
+
     /// A domain error as one line for the terminal.
     public static func describe(_ error: any Error) -> String {
         if let e = error as? APIError {

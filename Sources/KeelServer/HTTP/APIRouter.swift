@@ -130,7 +130,15 @@ enum EndpointPipeline {
             throw APIError.badRequest("Idempotency-Key must be 1 to 255 printable characters.", field: "Idempotency-Key")
         }
         var fingerprintInput = Data("\(api.request.method.rawValue) \(api.request.uri.path)?\(api.request.uri.query ?? "")\n".utf8)
-        if let body = api.body { fingerprintInput.append(contentsOf: body.readableBytesView) }
+        if let body = api.body {
+            // JSON bodies are compared by meaning (key order and whitespace do not make a different request).
+            let raw = Data(body.readableBytesView)
+            if let value = try? JSONDecoder().decode(JSONValue.self, from: raw), let canonical = try? KeelJSON.encoder.encode(value) {
+                fingerprintInput.append(canonical)
+            } else {
+                fingerprintInput.append(raw)
+            }
+        }
         let fingerprint = SecureToken.hex(SecureToken.hmac(key: "idempotency", message: fingerprintInput))
         let scope = "\(principal.workspaceID.rawValue):\(principal.credentialKey)"
         let now = services.clock.now()

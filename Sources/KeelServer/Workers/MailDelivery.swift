@@ -46,12 +46,16 @@ struct MailAndHousekeepingService: Service {
         }
     }
 
+    /// Claims before sending: delivery is at most once per message even with several instances.
     func deliverPending() async throws {
-        let pending = try await store.read { try await $0.mail.pending(limit: 50) }
-        for message in pending {
-            try await transport.send(message)
-            let now = clock.now()
-            try await store.write { try await $0.mail.markSent(message.id, at: now) }
+        let now = clock.now()
+        let claimed = try await store.write { try await $0.mail.claimPending(limit: 50, at: now) }
+        for message in claimed {
+            do {
+                try await transport.send(message)
+            } catch {
+                logger.error("mail delivery failed", metadata: ["mail_id": .string(message.id.rawValue), "error": "\(error)"])
+            }
         }
     }
 }

@@ -86,6 +86,10 @@ struct SQLIdentityRepository: IdentityRepository {
             """).run()
     }
 
+    func workspaces(limit: Int) async throws -> [Workspace] {
+        try await db.raw("SELECT * FROM workspaces WHERE deleted_at IS NULL ORDER BY id LIMIT \(bind: Int64(limit))").all().map { try decodeWorkspace($0) }
+    }
+
     func memberships(of user: UserID) async throws -> [(Workspace, Member)] {
         let rows = try await db.raw("""
             SELECT w.*, m.id AS m_id, m.workspace_id AS m_workspace_id, m.user_id AS m_user_id, m.role AS m_role,

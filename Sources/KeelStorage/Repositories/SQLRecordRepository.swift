@@ -100,6 +100,25 @@ struct SQLRecordRepository: RecordRepository {
         try await db.raw("INSERT INTO \(unsafeRaw: scope.schema.table) (\(unsafeRaw: names)) VALUES (" + values + ")").run()
     }
 
+    func insertMany(_ scope: RecordScope, _ records: [Record]) async throws {
+        guard let first = records.first else { return }
+        let names = allColumns(scope, first).map(\.0).joined(separator: ", ")
+        let perStatement = max(1, 9000 / max(1, allColumns(scope, first).count))
+        for start in stride(from: 0, to: records.count, by: perStatement) {
+            let chunk = records[start..<min(start + perStatement, records.count)]
+            let rows = chunk.map { r -> SQLQueryString in "(" + allColumns(scope, r).map(\.1.sql).joined(separator: ", ") + ")" }
+            try await db.raw("INSERT INTO \(unsafeRaw: scope.schema.table) (\(unsafeRaw: names)) VALUES " + rows.joined(separator: ", ")).run()
+            let tagRows = chunk.flatMap { r in
+                r.tags.map { tag -> SQLQueryString in
+                    "(\(bind: scope.workspaceID.rawValue), \(bind: scope.schema.type), \(bind: r.id), \(bind: tag), \(bind: tag.lowercased()))"
+                }
+            }
+            if !tagRows.isEmpty {
+                try await db.raw("INSERT INTO record_tags (workspace_id, object_type, object_id, tag, tag_lower) VALUES " + tagRows.joined(separator: ", ")).run()
+            }
+        }
+    }
+
     func update(_ scope: RecordScope, _ record: Record) async throws {
         let cols = allColumns(scope, record).filter { $0.0 != "workspace_id" && $0.0 != "id" && $0.0 != "created_at" && $0.0 != "created_by" }
         let sets = cols.map { SQLQueryString($0.0 + " = ") + $0.1.sql }.joined(separator: ", ")

@@ -10,7 +10,7 @@ struct SQLSession: StoreSession {
     var identity: any IdentityRepository { SQLIdentityRepository(db: db) }
     var audit: any AuditRepository { SQLAuditRepository(db: db) }
     var outbox: any OutboxRepository { SQLOutboxRepository(db: db) }
-    var mail: any MailRepository { SQLMailRepository(db: db) }
+    var mail: any MailRepository { SQLMailRepository(db: db, dialect: dialect) }
     var idempotency: any IdempotencyRepository { SQLIdempotencyRepository(db: db, dialect: dialect) }
     var settings: any SettingsRepository { SQLSettingsRepository(db: db, dialect: dialect) }
     var records: any RecordRepository { SQLRecordRepository(db: db, dialect: dialect) }
@@ -72,6 +72,16 @@ struct SQLOutboxRepository: OutboxRepository {
 
 struct SQLMailRepository: MailRepository {
     let db: any SQLDatabase
+    let dialect: SQLDialectKind
+
+    func claimPending(limit: Int, at: Date) async throws -> [MailMessage] {
+        let lock = dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        return try await db.raw("""
+            UPDATE mail_outbox SET sent_at = \(bind: ms(at)), attempts = attempts + 1
+            WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at IS NULL ORDER BY id LIMIT \(bind: Int64(limit))\(unsafeRaw: lock))
+            RETURNING *
+            """).all().map(decode).sorted { $0.id < $1.id }
+    }
 
     func enqueue(_ m: MailMessage) async throws {
         try await db.raw("""
