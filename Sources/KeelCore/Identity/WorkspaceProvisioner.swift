@@ -10,6 +10,7 @@ enum WorkspaceProvisioner {
         let member = Member(id: .generate(at: now), workspaceID: workspace.id, userID: owner, role: .owner,
                             createdAt: now, updatedAt: now, version: 1)
         try await tx.identity.insertMember(member)
+        try await PipelineService.provisionDefault(workspaceID: workspace.id, currency: currency, createdBy: owner, at: now, in: tx)
         return (workspace, member)
     }
 }

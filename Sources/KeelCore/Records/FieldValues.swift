@@ -72,6 +72,15 @@ public enum FieldValues {
                 return nil
             }
             return .number(Money.format(minor, currency: currency))
+        case .links:
+            guard case .array = value else { return typeError(field, "an array", &v) }
+            return value
+        case .probability:
+            guard case .number(let n) = value, let bp = Probability.basisPoints(n) else {
+                v.add(field, "out_of_range", "\(field) must be a number from 0 to 1 with at most 4 decimals.")
+                return nil
+            }
+            return .number(Probability.format(bp))
         case .date:
             guard case .string(let s) = value, s.count == 10, Timestamp.parse(s) != nil else {
                 v.add(field, "invalid_format", "\(field) must be a date YYYY-MM-DD.")
@@ -156,6 +165,30 @@ public enum Domain {
               let tld = labels.last, tld.contains(where: \.isLetter)
         else { return nil }
         return s
+    }
+}
+
+public enum Probability {
+    public static func basisPoints(_ text: String) -> Int64? {
+        guard let d = Decimal(string: text), d >= 0, d <= 1 else { return nil }
+        var scaled = d * 10_000
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &scaled, 0, .plain)
+        guard rounded == d * 10_000 else { return nil }
+        return Int64(NSDecimalNumber(decimal: rounded).stringValue)
+    }
+
+    public static func format(_ bp: Int64) -> String {
+        trimmed(bp)
+    }
+
+    static func trimmed(_ bp: Int64) -> String {
+        var s = String(bp)
+        while s.count < 5 { s = "0" + s }
+        let whole = String(s.prefix(s.count - 4)), fraction = String(s.suffix(4))
+        var f = fraction
+        while f.hasSuffix("0") { f.removeLast() }
+        return f.isEmpty ? whole : "\(whole).\(f)"
     }
 }
 

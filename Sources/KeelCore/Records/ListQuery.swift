@@ -22,9 +22,14 @@ enum ListQuery {
     }
 
     /// `field=value` equality, `tag=`, `<field>_gte|_lte` for numbers and `<field>_after|_before` for dates.
-    static func filters(_ query: [String: String], parser: FilterParser, schema: ObjectSchema) throws -> [FilterNode] {
+    static func filters(_ query: [String: String], parser: FilterParser, behavior: any ObjectBehavior, workspace: Workspace) throws -> [FilterNode] {
+        let schema = behavior.schema
         var out: [FilterNode] = []
         for (key, value) in query.sorted(by: { $0.key < $1.key }) where !reserved.contains(key) {
+            if let special = try behavior.listFilter(key, value, parser: parser, workspace: workspace) {
+                out.append(special)
+                continue
+            }
             if key == "tag" {
                 out.append(try parser.condition(field: "tags", op: .eq, value: .string(value), path: key))
                 continue
@@ -50,7 +55,7 @@ enum ListQuery {
 
     static func typed(_ raw: String, _ family: ValueFamily, _ key: String) throws -> JSONValue {
         switch family {
-        case .number, .money:
+        case .number, .money, .probability:
             guard Decimal(string: raw) != nil, raw.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" }) else {
                 throw APIError.badRequest("\(key) must be a number.", field: key)
             }
@@ -98,6 +103,7 @@ public enum SortValues {
             guard let d = Timestamp.parse(s) else { return nil }
             return custom ? .text(Timestamp.format(d)) : .int(Timestamp.millis(d))
         case (.number, .number(let n)): return custom ? Double(n).map(BoundValue.double) : Int64(n).map(BoundValue.int)
+        case (.probability, .number(let n)): return Probability.basisPoints(n).map(BoundValue.int)
         case (.money, .number(let n)): return custom ? Double(n).map(BoundValue.double) : Money.minorUnits(n, currency: currency).map(BoundValue.int)
         case (.bool, .bool(let b)): return .bool(b)
         default: return nil

@@ -13,6 +13,20 @@ public protocol ObjectBehavior: Sendable {
     func isVisible(_ record: Record, to p: Principal, scope: RecordScope, in tx: any StoreSession) async throws -> Bool
     /// Whether the caller may change or delete the record (e.g. only a note's author or an admin).
     func canModify(_ record: Record, principal: Principal) -> Bool
+    /// Fills fields that follow from others (a deal's status from its stage) and enforces transition rules, before `check`.
+    func prepare(_ record: inout Record, previous: Record?, body: [String: JSONValue], scope: RecordScope, principal: Principal,
+                 at now: Date, in tx: any StoreSession) async throws
+    /// The event types a change emits (most specific first); default `<type>.updated`.
+    func eventTypes(previous: Record, record: Record, changed: [String]) -> [String]
+    /// Writes rows that belong to the change (stage history, links) inside its transaction.
+    func afterSave(previous: Record?, record: Record, body: [String: JSONValue], scope: RecordScope, principal: Principal, at now: Date,
+                   in tx: any StoreSession) async throws
+    /// Adds read-time fields (e.g. `is_stale`, linked contacts) to records about to be shown.
+    func decorate(_ records: [Record], scope: RecordScope, at now: Date, in tx: any StoreSession) async throws -> [Record]
+    /// Input keys handled by `prepare`/`afterSave` rather than stored as fields.
+    var extraInputKeys: Set<String> { get }
+    /// List query parameters special to the type (aliases, derived filters); nil when the parameter is not one of them.
+    func listFilter(_ param: String, _ value: String, parser: FilterParser, workspace: Workspace) throws -> FilterNode?
 }
 
 extension ObjectBehavior {
@@ -20,6 +34,14 @@ extension ObjectBehavior {
         record.isVisible(to: p)
     }
     public func canModify(_ record: Record, principal: Principal) -> Bool { true }
+    public func prepare(_ record: inout Record, previous: Record?, body: [String: JSONValue], scope: RecordScope, principal: Principal,
+                        at now: Date, in tx: any StoreSession) async throws {}
+    public func eventTypes(previous: Record, record: Record, changed: [String]) -> [String] { ["\(schema.type).updated"] }
+    public func afterSave(previous: Record?, record: Record, body: [String: JSONValue], scope: RecordScope, principal: Principal, at now: Date,
+                          in tx: any StoreSession) async throws {}
+    public func decorate(_ records: [Record], scope: RecordScope, at now: Date, in tx: any StoreSession) async throws -> [Record] { records }
+    public var extraInputKeys: Set<String> { [] }
+    public func listFilter(_ param: String, _ value: String, parser: FilterParser, workspace: Workspace) throws -> FilterNode? { nil }
 
     public func render(_ record: Record, into json: inout [String: JSONValue]) {}
     public func translateInput(_ body: [String: JSONValue]) -> [String: JSONValue] { body }

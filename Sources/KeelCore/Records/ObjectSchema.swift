@@ -16,6 +16,10 @@ public enum FieldKind: Sendable, Equatable {
     case datetime
     case reference(IDPrefix)
     case address
+    /// 0.0–1.0 in JSON (at most 4 decimals), basis points in the database.
+    case probability
+    /// An array of link objects kept as JSON (validated by the object's behavior).
+    case links
 
     /// Text compared on its lower-case form; ids and enumerations compare exactly.
     public var isCaseInsensitive: Bool {
@@ -31,15 +35,16 @@ public enum FieldKind: Sendable, Equatable {
         case .text, .email, .phone, .url, .domain, .enumeration, .reference: .text
         case .bool: .bool
         case .integer: .number
+        case .probability: .probability
         case .money: .money
         case .date: .date
         case .datetime: .datetime
-        case .address: .json
+        case .address, .links: .json
         }
     }
 }
 
-public enum ValueFamily: String, Sendable { case text, number, money, bool, date, datetime, json, tags }
+public enum ValueFamily: String, Sendable { case text, number, money, probability, bool, date, datetime, json, tags }
 
 public struct FieldSpec: Sendable {
     public let name: String

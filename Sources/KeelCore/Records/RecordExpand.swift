@@ -7,6 +7,7 @@ extension RecordService {
         for f in schema.fields where f.name.hasSuffix("_id") {
             if case .reference = f.kind { out[String(f.name.dropLast(3))] = f }
         }
+        if let links = schema.field("contacts"), case .links = links.kind { out["contacts"] = links }
         return out
     }
 
@@ -22,7 +23,44 @@ extension RecordService {
             var rendered = base
             let (scope, _, _) = try await context(p, in: tx)
             for name in names {
-                guard let spec = allowed[name], case .reference(let prefix) = spec.kind else { continue }
+                guard let spec = allowed[name] else { continue }
+                if case .links = spec.kind {
+                    let contactBehavior = registry[.contact]
+                    var idsPerRecord: [[String]] = []
+                    for r in records {
+                        guard case .array(let items)? = r[spec.name] else { idsPerRecord.append([]); continue }
+                        idsPerRecord.append(items.compactMap { $0.objectValue?["contact_id"]?.stringValue })
+                    }
+                    var found: [String: JSONValue] = [:]
+                    if let contactBehavior {
+                        let cScope = RecordScope(schema: contactBehavior.schema, workspaceID: p.workspaceID, currency: scope.currency)
+                        for c in try await tx.records.getMany(cScope, ids: Array(Set(idsPerRecord.flatMap { $0 }))) where c.deletedAt == nil {
+                            guard try await contactBehavior.isVisible(c, to: p, scope: cScope, in: tx) else { continue }
+                            found[c.id] = .object(RecordJSON.render(c, behavior: contactBehavior))
+                        }
+                    }
+                    for i in rendered.indices { rendered[i][name] = .array(idsPerRecord[i].compactMap { found[$0] }) }
+                    continue
+                }
+                guard case .reference(let prefix) = spec.kind else { continue }
+                if prefix == .stage || prefix == .pipeline {
+                    let ids = Array(Set(records.compactMap { $0.string(spec.name) }))
+                    var found: [String: JSONValue] = [:]
+                    if prefix == .stage {
+                        for st in try await tx.pipelines.stages(p.workspaceID, ids: ids) {
+                            found[st.id.rawValue] = .object(["id": .string(st.id.rawValue), "name": .string(st.name), "type": .string(st.type.rawValue),
+                                                             "position": .number(String(st.position)), "probability": .number(Probability.format(st.probability))])
+                        }
+                    } else {
+                        for id in ids {
+                            guard let pipe = try await tx.pipelines.pipeline(p.workspaceID, id: id) else { continue }
+                            found[id] = .object(["id": .string(id), "name": .string(pipe.name), "currency": .string(pipe.currency),
+                                                 "is_default": .bool(pipe.isDefault)])
+                        }
+                    }
+                    for i in rendered.indices { rendered[i][name] = records[i].string(spec.name).flatMap { found[$0] } ?? .null }
+                    continue
+                }
                 let ids = Array(Set(records.compactMap { $0.string(spec.name) }))
                 var found: [String: JSONValue] = [:]
                 if prefix == .user {

@@ -5,6 +5,7 @@ struct RecordInput {
     let schema: ObjectSchema
     let definitions: [CustomFieldDefinition]
     let currency: String
+    var extraKeys: Set<String> = []
 
     static let maxTags = 50
     static let maxTagLength = 50
@@ -15,6 +16,7 @@ struct RecordInput {
         if schema.hasTags { allowed.formUnion(isCreate ? ["tags"] : ["tags", "add_tags", "remove_tags"]) }
         if schema.hasCustomFields { allowed.insert("custom_fields") }
         if !isCreate { allowed.insert("version") }
+        allowed.formUnion(extraKeys)
         for key in rawBody.keys.sorted() where !allowed.contains(key) {
             v.add(key, "unknown_field", "Unknown or read-only field \(key).")
         }

@@ -69,7 +69,8 @@ public struct RecordService: Sendable {
         try p.require(readScope)
         return try await store.read { tx in
             let (scope, _, _) = try await context(p, in: tx)
-            return try await visible(p, id: id, scope: scope, in: tx, allowDeleted: includeDeleted && p.role >= .admin)
+            let r = try await visible(p, id: id, scope: scope, in: tx, allowDeleted: includeDeleted && p.role >= .admin)
+            return try await behavior.decorate([r], scope: scope, at: clock.now(), in: tx).first ?? r
         }
     }
 
@@ -80,7 +81,7 @@ public struct RecordService: Sendable {
             let parser = FilterParser(schema: schema, customFields: defs, timezone: TimeZone(identifier: ws.timezone) ?? .gmt, now: clock.now(),
                                       currency: ws.defaultCurrency, errorKind: .badRequest)
             var conditions: [FilterNode] = extraFilter.map { [$0] } ?? []
-            conditions += try ListQuery.filters(params.query, parser: parser, schema: schema)
+            conditions += try ListQuery.filters(params.query, parser: parser, behavior: behavior, workspace: ws)
             let sort = try parser.sortKey(params.query["sort"] ?? "-created_at")
             let includeDeleted = try ListQuery.bool(params.query["include_deleted"], "include_deleted") ?? false
             if includeDeleted && p.role < .admin { throw APIError.forbidden("include_deleted is for admins.") }
@@ -125,6 +126,7 @@ public struct RecordService: Sendable {
         let window = Array(raw.prefix(page.limit))
         var items: [Record] = []
         for r in window where try await behavior.isVisible(r, to: p, scope: scope, in: tx) { items.append(r) }
+        items = try await behavior.decorate(items, scope: scope, at: clock.now(), in: tx)
         var total: Int?
         if page.includeTotal {
             query.after = nil
@@ -170,10 +172,13 @@ public struct RecordService: Sendable {
                 record["owner_id"] = .string(p.userID.rawValue)
                 record["visibility"] = .string("workspace")
             }
-            try RecordInput(schema: schema, definitions: defs, currency: scope.currency).apply(body, to: &record, isCreate: true)
+            try RecordInput(schema: schema, definitions: defs, currency: scope.currency, extraKeys: behavior.extraInputKeys)
+                .apply(body, to: &record, isCreate: true)
+            try await behavior.prepare(&record, previous: nil, body: body, scope: scope, principal: p, at: now, in: tx)
             schema.derive(&record)
             try await behavior.check(record, previous: nil, scope: scope, principal: p, in: tx)
             try await tx.records.insert(scope, record)
+            try await behavior.afterSave(previous: nil, record: record, body: body, scope: scope, principal: p, at: now, in: tx)
             if schema.hasTags, !record.tags.isEmpty { try await tx.records.setTags(scope, id: record.id, tags: record.tags) }
             let empty = Record(id: record.id, workspaceID: record.workspaceID, values: [:], tags: [], customFields: [:], createdAt: now,
                                updatedAt: now, createdBy: nil, version: 0)
@@ -181,8 +186,9 @@ public struct RecordService: Sendable {
             try await tx.history.append(historyRows(changes, record: record, p: p, source: source, at: now))
             try await tx.audit.append(AuditEntry(workspaceID: p.workspaceID, actor: p.actor, action: "\(schema.type).created", objectType: schema.type,
                                                  objectID: record.id, changes: auditChanges(changes), requestID: meta.requestID, ip: meta.ip, createdAt: now))
-            try await tx.outbox.append(baseEvent("\(schema.type).created", record, p: p, changed: changes.map(\.field), at: now))
-            return record
+            let shown = try await behavior.decorate([record], scope: scope, at: now, in: tx).first ?? record
+            try await tx.outbox.append(baseEvent("\(schema.type).created", shown, p: p, changed: changes.map(\.field), at: now))
+            return shown
         }
     }
 
@@ -205,21 +211,30 @@ public struct RecordService: Sendable {
             }
             if let expectedVersion, expectedVersion != previous.version { throw APIError.versionConflict(current: previous.version) }
             var record = previous
-            try RecordInput(schema: schema, definitions: defs, currency: scope.currency).apply(body, to: &record, isCreate: false)
+            try RecordInput(schema: schema, definitions: defs, currency: scope.currency, extraKeys: behavior.extraInputKeys)
+                .apply(body, to: &record, isCreate: false)
+            try await behavior.prepare(&record, previous: previous, body: body, scope: scope, principal: p, at: now, in: tx)
             schema.derive(&record)
             let changes = RecordInput.diff(previous, record, schema: schema)
-            guard !changes.isEmpty else { return previous }
+            guard !changes.isEmpty else {
+                try await behavior.afterSave(previous: previous, record: previous, body: body, scope: scope, principal: p, at: now, in: tx)
+                return previous
+            }
             try await behavior.check(record, previous: previous, scope: scope, principal: p, in: tx)
             record.version += 1
             record.updatedAt = now
             try await tx.records.update(scope, record)
             if schema.hasTags, record.tags != previous.tags { try await tx.records.setTags(scope, id: record.id, tags: record.tags) }
+            try await behavior.afterSave(previous: previous, record: record, body: body, scope: scope, principal: p, at: now, in: tx)
             try await tx.history.append(historyRows(changes, record: record, p: p, source: source, at: now))
             try await tx.audit.append(AuditEntry(workspaceID: p.workspaceID, actor: p.actor, action: "\(schema.type).updated", objectType: schema.type,
                                                  objectID: record.id, changes: auditChanges(changes), requestID: meta.requestID, ip: meta.ip, createdAt: now))
             let previousValues = Dictionary(uniqueKeysWithValues: changes.map { ($0.field, $0.old) })
-            try await tx.outbox.append(baseEvent("\(schema.type).updated", record, p: p, previous: previousValues, changed: changes.map(\.field), at: now))
-            return record
+            let shown = try await behavior.decorate([record], scope: scope, at: now, in: tx).first ?? record
+            for type in behavior.eventTypes(previous: previous, record: record, changed: changes.map(\.field)) {
+                try await tx.outbox.append(baseEvent(type, shown, p: p, previous: previousValues, changed: changes.map(\.field), at: now))
+            }
+            return shown
         }
     }
 

@@ -37,6 +37,10 @@ public indirect enum FilterNode: Sendable, Equatable {
     case compare(FilterTarget, FilterOp, [BoundValue])
     case isNull(FilterTarget, Bool)
     case always(Bool)
+    /// A linked row exists: `<table>.<ownerColumn> = t.id AND <table>.<column> = value` (e.g. a deal's contacts).
+    case linked(table: String, ownerColumn: String, column: String, value: String)
+    /// Open deals with no activity (or stage entry) within their stage's rot_days, else the workspace default.
+    case stale(nowMillis: Int64, defaultRotDays: Int, isStale: Bool)
 }
 
 public struct SortKey: Sendable, Equatable {
@@ -138,7 +142,7 @@ public struct FilterParser: Sendable {
             if value == .null { return .isNull(target, op == .eq) }
             return .compare(target, op, [try bound(value)])
         case .lt, .lte, .gt, .gte:
-            guard [.number, .money, .date, .datetime, .text].contains(family) else {
+            guard [.number, .money, .probability, .date, .datetime, .text].contains(family) else {
                 throw fail("\(path).op", "invalid_operator", "\(op.rawValue) does not apply to \(field).")
             }
             return .compare(target, op, [try bound(value)])
@@ -158,7 +162,7 @@ public struct FilterParser: Sendable {
             guard case .array(let items) = value, items.count == 2 else {
                 throw fail("\(path).value", "invalid_type", "between takes [low, high].")
             }
-            guard [.number, .money, .date, .datetime, .text].contains(family) else {
+            guard [.number, .money, .probability, .date, .datetime, .text].contains(family) else {
                 throw fail("\(path).op", "invalid_operator", "between does not apply to \(field).")
             }
             return .compare(target, .between, [try bound(items[0]), try bound(items[1])])
@@ -202,6 +206,11 @@ public struct FilterParser: Sendable {
                 throw fail(path, "invalid_precision", "The amount has more decimals than \(currency) allows.")
             }
             return .int(minor)
+        case .probability:
+            guard case .number(let n) = v, let bp = Probability.basisPoints(n) else {
+                throw fail(path, "invalid_type", "Expected a probability from 0 to 1.")
+            }
+            return .int(bp)
         case .bool:
             guard case .bool(let b) = v else { throw fail(path, "invalid_type", "Expected true or false.") }
             return .bool(b)

@@ -21,6 +21,8 @@ public protocol StoreSession: Sendable {
     var history: any HistoryRepository { get }
     var tags: any TagRepository { get }
     var customFields: any CustomFieldRepository { get }
+    var pipelines: any PipelineRepository { get }
+    var lineItems: any LineItemRepository { get }
 }
 
 public protocol SettingsRepository: Sendable {

@@ -19,6 +19,10 @@ struct AppServices: Sendable {
     let contacts: RecordService
     let companies: RecordService
     let notes: RecordService
+    let deals: RecordService
+    let products: RecordService
+    let pipelines: PipelineService
+    let lineItems: LineItemService
     let customFields: CustomFieldService
     let tags: TagService
     /// Behaviors by id prefix, for `expand=`.

@@ -97,17 +97,25 @@ public enum KeelServer {
         InvitationsController().register(on: api)
         APIKeysController().register(on: api)
         AuditController().register(on: api)
-        let contactBehavior = ContactBehavior(), companyBehavior = CompanyBehavior()
-        let noteBehavior = NoteBehavior(parents: [contactBehavior, companyBehavior])
+        let contactBehavior = ContactBehavior(), companyBehavior = CompanyBehavior(), dealBehavior = DealBehavior(), productBehavior = ProductBehavior()
+        let noteBehavior = NoteBehavior(parents: [contactBehavior, companyBehavior, dealBehavior])
         let contacts = RecordService(behavior: contactBehavior, store: database, clock: clock, cursors: cursors, notes: noteBehavior)
         let companies = RecordService(behavior: companyBehavior, store: database, clock: clock, cursors: cursors, notes: noteBehavior)
         let notes = RecordService(behavior: noteBehavior, store: database, clock: clock, cursors: cursors, notes: nil)
+        let deals = RecordService(behavior: dealBehavior, store: database, clock: clock, cursors: cursors, notes: noteBehavior)
+        let products = RecordService(behavior: productBehavior, store: database, clock: clock, cursors: cursors, notes: nil)
+        let pipelines = PipelineService(store: database, clock: clock, deals: deals)
+        let lineItems = LineItemService(store: database, clock: clock, deals: deals)
+        PipelinesController(service: pipelines).register(on: api)
+        DealsController(routes: RecordRoutes(deals), pipelines: pipelines, lineItems: lineItems).register(on: api)
+        ProductsController(routes: RecordRoutes(products)).register(on: api)
         ContactsController(routes: RecordRoutes(contacts)).register(on: api)
         CompaniesController(routes: RecordRoutes(companies), contacts: contacts).register(on: api)
         NotesController(routes: RecordRoutes(notes)).register(on: api)
         CustomFieldsController().register(on: api)
         let recordTables: [(type: String, table: String)] = [(ContactBehavior.schema.type, ContactBehavior.schema.table),
-                                                             (CompanyBehavior.schema.type, CompanyBehavior.schema.table)]
+                                                             (CompanyBehavior.schema.type, CompanyBehavior.schema.table),
+                                                             (DealBehavior.schema.type, DealBehavior.schema.table)]
         let services = AppServices(
             config: config, database: database, clock: clock, cursors: cursors, auth: auth,
             workspaces: WorkspaceService(store: database, hasher: hasher, clock: clock, policy: policy),
@@ -115,10 +123,10 @@ public enum KeelServer {
             invitations: InvitationService(store: database, clock: clock, policy: policy, cursors: cursors, hasher: hasher, auth: auth),
             apiKeys: APIKeyService(store: database, clock: clock, cursors: cursors),
             audit: AuditService(store: database, cursors: cursors),
-            contacts: contacts, companies: companies, notes: notes,
-            customFields: CustomFieldService(store: database, clock: clock, tables: ["contact": "contacts", "company": "companies"]),
+            contacts: contacts, companies: companies, notes: notes, deals: deals, products: products, pipelines: pipelines, lineItems: lineItems,
+            customFields: CustomFieldService(store: database, clock: clock, tables: ["contact": "contacts", "company": "companies", "deal": "deals", "product": "products"]),
             tags: TagService(store: database, objects: recordTables),
-            registry: [.contact: contactBehavior, .company: companyBehavior, .note: noteBehavior],
+            registry: [.contact: contactBehavior, .company: companyBehavior, .note: noteBehavior, .deal: dealBehavior, .product: productBehavior],
             resolver: resolver, credentialCache: cache,
             limiter: RateLimiter(ratePerSecond: Double(config.rateLimitRPS), burst: config.rateLimitBurst),
             loginLimiter: RateLimiter(ratePerSecond: Double(config.loginAttemptsPerMinute) / 60, burst: config.loginAttemptsPerMinute),

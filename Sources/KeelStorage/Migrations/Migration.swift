@@ -1,9 +1,20 @@
+import KeelCore
+
 /// A numbered, immutable schema step. Released migrations are never edited; a change is a new migration.
 public struct Migration: Sendable {
     public let version: Int
     public let name: String
     /// Statements in portable SQL; `{{SERIAL_PK}}` is the one dialect placeholder.
     public let statements: [String]
+    /// Data changes that need domain code (e.g. giving existing workspaces their default pipeline), run after the statements.
+    public let data: (@Sendable (any StoreSession) async throws -> Void)?
+
+    public init(version: Int, name: String, statements: [String], data: (@Sendable (any StoreSession) async throws -> Void)? = nil) {
+        self.version = version
+        self.name = name
+        self.statements = statements
+        self.data = data
+    }
 
     func sql(for dialect: SQLDialectKind) -> [String] {
         statements.map {
@@ -14,6 +25,6 @@ public struct Migration: Sendable {
 }
 
 public enum Migrations {
-    public static let all: [Migration] = [m001Foundation, m002Records]
+    public static let all: [Migration] = [m001Foundation, m002Records, m003Pipelines]
     public static var latest: Int { all.map(\.version).max() ?? 0 }
 }

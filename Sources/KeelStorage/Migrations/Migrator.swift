@@ -50,6 +50,7 @@ public struct Migrator: Sendable {
             try await db.raw(SQLQueryString(dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN")).run()
             do {
                 for statement in m.sql(for: dialect) { try await db.raw(SQLQueryString(statement)).run() }
+                if let data = m.data { try await data(SQLSession(db: db, dialect: dialect)) }
                 try await db.raw("""
                     INSERT INTO keel_migrations (version, name, applied_at)
                     VALUES (\(bind: m.version), \(bind: m.name), \(bind: Timestamp.millis(Date())))

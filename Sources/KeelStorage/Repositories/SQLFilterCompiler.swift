@@ -16,7 +16,7 @@ struct SQLFilterCompiler {
         case .column(_, let column, let lower, let family, _):
             switch family {
             case .bool: return (col(column), .boolAsInt)
-            case .number, .money, .datetime: return (col(column), .native)
+            case .number, .money, .probability, .datetime: return (col(column), .native)
             default: return (col(lower ?? column), .native)
             }
         case .custom(let key, let type):
@@ -84,6 +84,10 @@ struct SQLFilterCompiler {
             return "\(unsafeRaw: expr) IS \(unsafeRaw: isNull ? "NULL" : "NOT NULL")"
         case .compare(let target, let op, let values):
             return compare(target, op, values)
+        case .linked(let table, let ownerColumn, let column, let value):
+            return linked(table: table, ownerColumn: ownerColumn, column: column, value: value)
+        case .stale(let now, let rot, let isStale):
+            return stale(nowMillis: now, defaultRotDays: rot, isStale: isStale)
         }
     }
 
@@ -186,5 +190,20 @@ struct SQLFilterCompiler {
         if let text = q.text { w += " AND " + textSearch(text) }
         if withCursor, let after = q.after { w += " AND " + keyset(q.sort, after: after) }
         return w
+    }
+}
+
+extension SQLFilterCompiler {
+    func linked(table: String, ownerColumn: String, column: String, value: String) -> SQLQueryString {
+        "EXISTS (SELECT 1 FROM \(unsafeRaw: table) l WHERE l.workspace_id = \(unsafeRaw: col("workspace_id")) AND l.\(unsafeRaw: ownerColumn) = \(unsafeRaw: col("id")) AND l.\(unsafeRaw: column) = \(bind: value))"
+    }
+
+    func stale(nowMillis: Int64, defaultRotDays: Int, isStale: Bool) -> SQLQueryString {
+        let last = "CASE WHEN \(col("last_activity_at")) IS NOT NULL AND \(col("last_activity_at")) > \(col("stage_entered_at")) THEN \(col("last_activity_at")) ELSE \(col("stage_entered_at")) END"
+        let core: SQLQueryString = """
+            (\(unsafeRaw: col("status")) = 'open' AND (\(unsafeRaw: last)) < \(bind: nowMillis) - COALESCE((SELECT s.rot_days FROM stages s \
+            WHERE s.workspace_id = \(unsafeRaw: col("workspace_id")) AND s.id = \(unsafeRaw: col("stage_id"))), \(bind: Int64(defaultRotDays))) * 86400000)
+            """
+        return isStale ? core : "NOT " + core
     }
 }

@@ -32,9 +32,11 @@ struct SQLRecordRepository: RecordRepository {
             if case .number(let n)? = v { out = [(spec.column, .int(Int64(n)))] } else { out = [(spec.column, .int(nil))] }
         case .money:
             if case .number(let n)? = v { out = [(spec.column, .int(Money.minorUnits(n, currency: currency)))] } else { out = [(spec.column, .int(nil))] }
+        case .probability:
+            if case .number(let n)? = v { out = [(spec.column, .int(Probability.basisPoints(n)))] } else { out = [(spec.column, .int(nil))] }
         case .datetime:
             if case .string(let s)? = v, let d = Timestamp.parse(s) { out = [(spec.column, .int(Timestamp.millis(d)))] } else { out = [(spec.column, .int(nil))] }
-        case .address:
+        case .address, .links:
             out = [(spec.column, .text(v.map(SQLRecordRepository.json)))]
         default:
             out = [(spec.column, .text(v?.stringValue))]
@@ -71,7 +73,9 @@ struct SQLRecordRepository: RecordRepository {
                 values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .number(Money.format($0, currency: currency)) } ?? .null
             case .datetime:
                 values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .string(Timestamp.format(millis: $0)) } ?? .null
-            case .address:
+            case .probability:
+                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .number(Probability.format($0)) } ?? .null
+            case .address, .links:
                 values[spec.name] = try row.decode(column: spec.column, as: String?.self).flatMap(JSONValue.parse) ?? .null
             default:
                 values[spec.name] = try row.decode(column: spec.column, as: String?.self).map(JSONValue.string) ?? .null

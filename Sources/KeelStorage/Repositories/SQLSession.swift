@@ -17,6 +17,8 @@ struct SQLSession: StoreSession {
     var history: any HistoryRepository { SQLHistoryRepository(db: db) }
     var tags: any TagRepository { SQLTagRepository(db: db) }
     var customFields: any CustomFieldRepository { SQLCustomFieldRepository(db: db, dialect: dialect) }
+    var pipelines: any PipelineRepository { SQLPipelineRepository(db: db) }
+    var lineItems: any LineItemRepository { SQLLineItemRepository(db: db) }
 }
 
 extension SQLRow {
