@@ -167,7 +167,8 @@ def render_md(meta, machine, rows, dbs, targets, scen_desc):
     L.append(f"# Keel benchmark — {meta['size']} — {meta['timestamp']} UTC\n")
     L.append(f"- machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['memory_gb']} GB RAM, {machine['os']}, "
              f"kernel {machine['kernel']}; load average at the end {machine['loadavg_at_report']}")
-    L.append(f"- keel: {meta.get('keel_version') or '?'} (commit {meta.get('git_commit')}); {meta.get('swift_version')}")
+    L.append(f"- keel: {meta.get('keel_version') or '?'} (commit {meta.get('git_commit')}), binary `{meta.get('keel_binary')}`; "
+             f"{meta.get('swift_version')}")
     L.append(f"- load: {meta.get('wrk_version')}; {meta['threads']} threads; {meta['duration']} per run after a "
              f"{meta['warmup']} warm-up per scenario; connections {', '.join(map(str, meta['connections']))}")
     L.append("- server: `keel serve --log-level warning --workers off`, KEEL_RATE_LIMIT_RPS=0, KEEL_RATE_LIMIT_BURST=0")
@@ -228,9 +229,10 @@ def render_md(meta, machine, rows, dbs, targets, scen_desc):
         L.append(md_table(header, body) + "\n")
         L.append(f"- peak RSS (VmHWM at the end): {fmt_mb(info.get('peak_rss_mb'))}; VmRSS sampled every 0.5 s during the runs: "
                  f"max {fmt_mb(info.get('rss_sampled_max_mb'))}, mean {fmt_mb(info.get('rss_sampled_mean_mb'))}")
-        L.append(f"- server log lines at error/critical level: {info.get('server_error_lines', '?')}"
+        L.append(f"- server log (level warning): {info.get('server_log_lines', '?')} lines, "
+                 f"{info.get('server_error_lines', '?')} at error/critical level"
                  + (" — the server DIED during the run; later scenarios are missing" if info.get("server_died") else ""))
-        for s in info.get("server_error_samples", []):
+        for s in info.get("server_error_samples") or info.get("server_log_samples") or []:
             L.append(f"    - `{s}`")
         L.append("")
 

@@ -11,12 +11,15 @@
 #   --threads 2               wrk threads; default 2
 #   --scenarios a,b           only these (names in Benchmarks/scenarios/index.tsv); default all
 #   --skip-build              use the existing release binary instead of building it
+#   --in-place                build in the work tree itself instead of a snapshot copy (see below)
 #   --binary PATH             use this keel binary (implies --skip-build)
 #   --no-seed                 skip `keel seed-demo`; create a few records through the API instead (smoke test only)
 #   --keep                    keep the temporary directories (database, logs, wrk output) for inspection
 #   -h, --help
 #
-# Builds `swift build -c release --product keel --scratch-path .build-bench` (so it never clobbers .build/), installs
+# Builds `swift build -c release --product keel --scratch-path .build-bench` (so it never clobbers .build/) in a snapshot
+# of Package.swift, Package.resolved, Sources/ and Tests/ copied to .build-bench-src/ (so that someone editing Sources/
+# meanwhile cannot fail the build with "input file was modified during the build"), installs
 # wrk with apt-get if needed, and for each database: bootstraps a workspace, seeds it with `keel seed-demo` (timed),
 # starts `keel serve` (rate limits off, log level warning, workers off), fetches sample ids through the API, runs every
 # scenario at every connection count, reads the server's peak RSS, and stops everything again (also on Ctrl-C).
@@ -48,6 +51,7 @@ SKIP_BUILD=0
 KEEL_BIN=""
 SEED=1
 KEEP=0
+IN_PLACE=0
 SCRATCH="${BENCH_SCRATCH_PATH:-.build-bench}"
 
 need_arg() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value (see --help)"; }
@@ -61,6 +65,7 @@ while [ $# -gt 0 ]; do
         --threads) need_arg "$@"; THREADS="$2"; shift ;;
         --scenarios) need_arg "$@"; ONLY_SCENARIOS="$2"; shift ;;
         --skip-build) SKIP_BUILD=1 ;;
+        --in-place) IN_PLACE=1 ;;
         --binary) need_arg "$@"; KEEL_BIN="$2"; SKIP_BUILD=1; shift ;;
         --no-seed) SEED=0 ;;
         --keep) KEEP=1 ;;
@@ -147,10 +152,19 @@ trap 'warn "interrupted"; exit 130' INT TERM
 if [ -z "$KEEL_BIN" ]; then
     if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then export PATH="/opt/swift/usr/bin:$PATH"; fi
     if [ "$SKIP_BUILD" -eq 0 ]; then
-        section "build (swift build -c release --product keel --scratch-path $SCRATCH)"
+        build_dir="$ROOT"
+        if [ "$IN_PLACE" -eq 0 ]; then
+            build_dir="$ROOT/.build-bench-src"
+            rm -rf "$build_dir"
+            mkdir -p "$build_dir"
+            cp -a "$ROOT/Package.swift" "$ROOT/Sources" "$ROOT/Tests" "$build_dir/"
+            if [ -f "$ROOT/Package.resolved" ]; then cp -a "$ROOT/Package.resolved" "$build_dir/"; fi
+        fi
+        SCRATCH="$(mkdir -p "$SCRATCH" && cd "$SCRATCH" && pwd)"
+        section "build (swift build -c release --product keel --scratch-path $SCRATCH, in $build_dir)"
         t0="$(now_s)"
         set +e
-        swift build -c release --product keel --scratch-path "$SCRATCH" 2>&1 | tee "$RUN_TMP/build.log" \
+        (cd "$build_dir" && swift build -c release --product keel --scratch-path "$SCRATCH") 2>&1 | tee "$RUN_TMP/build.log" \
             | grep --line-buffered -E 'error:|Compiling Keel|Build complete|Linking' >&2
         rc=${PIPESTATUS[0]}
         set -e
@@ -287,7 +301,7 @@ run_db() {
     problems="$(server_log_problems "$work/server.log")"
     if [ "${problems:-0}" -gt 0 ]; then
         warn "the server logged $problems error/critical lines; the first ones:"
-        grep -iE '(^|[[:space:]])(error|critical)([[:space:]]|:)' "$work/server.log" | head -n 5 | cut -c1-400 | sed 's/^/    /' >&2
+        grep -E "$SERVER_LOG_PROBLEM_RE" "$work/server.log" | head -n 5 | cut -c1-400 | sed 's/^/    /' >&2
     fi
     python3 - "$work" "$db" "$seed_s" "$seed_out" "${hwm:-0}" "${problems:-0}" "$server_died" "$SEED" \
         >"$RUN_TMP/db-$db.json" <<'EOF'
@@ -302,7 +316,7 @@ if os.path.exists(f"{work}/rss.samples"):
 dataset = {}
 if os.path.exists(f"{work}/data/dataset.json"):
     dataset = json.load(open(f"{work}/data/dataset.json"))
-pattern = re.compile(r"(^|\s)(error|critical)(\s|:)", re.I)
+pattern = re.compile(r'^\S+\s+(error|critical)\s|"level"\s*:\s*"(error|critical)"')
 lines = open(f"{work}/server.log", errors="replace").read().splitlines() if os.path.exists(f"{work}/server.log") else []
 print(json.dumps({
     "db": db,
@@ -316,6 +330,8 @@ print(json.dumps({
     "rss_samples": len(samples),
     "server_error_lines": int(problems),
     "server_error_samples": [l[:400] for l in lines if pattern.search(l)][:5],
+    "server_log_lines": len(lines),
+    "server_log_samples": lines[:3],
     "server_died": died == "1",
 }))
 EOF

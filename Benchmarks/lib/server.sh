@@ -77,7 +77,9 @@ server_stop() {
     SERVER_PID=""
 }
 
-# Lines the server logged at error or critical level (swift-log's default handler writes "<timestamp> error <label> : ...").
+# Lines the server logged at error or critical level: swift-log's StreamLogHandler writes "<timestamp> <level> <label> : ...";
+# a JSON log line would carry "level":"error".
+SERVER_LOG_PROBLEM_RE='^[^[:space:]]+[[:space:]]+(error|critical)[[:space:]]|"level"[[:space:]]*:[[:space:]]*"(error|critical)"'
 server_log_problems() {
-    grep -ciE '(^|[[:space:]])(error|critical)([[:space:]]|:)' "$1" 2>/dev/null || true
+    grep -cE "$SERVER_LOG_PROBLEM_RE" "$1" 2>/dev/null || true
 }

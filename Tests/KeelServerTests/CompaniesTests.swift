@@ -115,9 +115,21 @@ final class CompaniesTests: XCTestCase {
             XCTAssertEqual(del.code, 204)
             let reuse = try await api.post("/api/v1/companies", token: t, json: ["name": "New Acme", "domain": "acme.com"])
             XCTAssertEqual(reuse.code, 201, reuse.text)
+            XCTAssertNotEqual(reuse.data["id"] as? String, acme)
+        }
+    }
+
+    func testRestoringIntoATakenDomainIsADuplicate() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            let acme = try await R.company(api, t, ["name": "Acme", "domain": "acme.com"])
+            try await R.delete(api, t, "companies", acme)
+            let reuse = try await R.company(api, t, ["name": "New Acme", "domain": "acme.com"])
             let restore = try await api.post("/api/v1/companies/\(acme)/restore", token: t)
             XCTAssertEqual(restore.code, 409, "restoring into a taken domain: \(restore.text)")
             XCTAssertEqual(restore.errorCode, "duplicate", "api.md §7: a unique-value clash is 409 duplicate: \(restore.text)")
+            XCTAssertEqual(restore.errorDetails.first?["existing_id"] as? String, reuse, restore.text)
+            R.assertError(try await api.get("/api/v1/companies/\(acme)", token: t), 404, "not_found", "still deleted")
         }
     }
 

@@ -394,7 +394,16 @@ final class ContactsTests: XCTestCase {
             XCTAssertEqual(del.code, 204)
             let reuse = try await api.post("/api/v1/contacts", token: t, json: ["first_name": "Ada II", "email": "ada@example.com"])
             XCTAssertEqual(reuse.code, 201, reuse.text)
-            let reuseID = reuse.data["id"] as? String ?? ""
+            XCTAssertNotEqual(reuse.data["id"] as? String, first)
+        }
+    }
+
+    func testRestoringIntoATakenEmailIsADuplicate() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            let first = try await R.contact(api, t, ["first_name": "Ada", "email": "ada@example.com"])
+            try await R.delete(api, t, "contacts", first)
+            let reuseID = try await R.contact(api, t, ["first_name": "Ada II", "email": "ada@example.com"])
             // Restoring the old one would make two live contacts with one address: a unique-value clash (§7: 409 duplicate).
             let restore = try await api.post("/api/v1/contacts/\(first)/restore", token: t)
             XCTAssertEqual(restore.code, 409, restore.text)
@@ -555,7 +564,7 @@ final class ContactsTests: XCTestCase {
         }
     }
 
-    func testListFiltersQueryTextAndDateRanges() async throws {
+    func testListEqualityFiltersAndQueryText() async throws {
         try await withApp { api, _ in
             let team = try await R.team(api)
             let t = team.owner.accessToken
@@ -588,11 +597,6 @@ final class ContactsTests: XCTestCase {
                 ("q=zz", []),
                 ("tag=vip&q=ada", [ada]),
                 ("lifecycle_stage=customer&tag=beta", []),
-                ("created_after=2000-01-01", all),
-                ("created_before=2000-01-01", []),
-                ("created_after=\(R.q("2999-01-01T00:00:00Z"))", []),
-                ("created_before=2999-01-01", all),
-                ("updated_after=2000-01-01&updated_before=2999-12-31", all),
             ]
             for (query, expected) in cases {
                 let got = try await R.listIDs(api, t, "/api/v1/contacts?\(query)")
@@ -608,11 +612,51 @@ final class ContactsTests: XCTestCase {
             XCTAssertNil(noTotal.json["total"], "total appears only when asked for")
 
             // Bad query parameters are 400.
-            for bad in ["q=a", "q=%20a%20", "q=\(String(repeating: "q", count: 201))", "created_after=yesterday", "updated_before=2026-13-01",
+            for bad in ["q=a", "q=%20a%20", "q=\(String(repeating: "q", count: 201))",
                         "favourite=1", "first_name_gte=a", "email_opt_out=maybe", "include_total=maybe", "include_deleted=perhaps",
                         "lifecycle_stage=a&lifecycle_stage=b", "sort=phone", "sort=-nope", "sort=custom_fields.nope"] {
                 let r = try await api.get("/api/v1/contacts?\(bad)", token: t)
                 R.assertError(r, 400, "bad_request", bad)
+            }
+        }
+    }
+
+    func testListDateRangeParameters() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            let a = try await R.contact(api, t, ["first_name": "A"])
+            let b = try await R.contact(api, t, ["first_name": "B"])
+            let all: Set<String> = [a, b]
+            // api.md §1 Filtering: lists take created_after|before and updated_after|before (dates or date-times).
+            let cases: [(String, Set<String>)] = [
+                ("created_after=2000-01-01", all),
+                ("created_before=2000-01-01", []),
+                ("created_after=\(R.q("2999-01-01T00:00:00Z"))", []),
+                ("created_before=2999-01-01", all),
+                ("created_after=2000-01-01&created_before=2999-01-01", all),
+                ("updated_after=2000-01-01&updated_before=2999-12-31", all),
+                ("updated_after=2999-01-01", []),
+                ("last_activity_at_before=2999-01-01", []),
+            ]
+            for (query, expected) in cases {
+                let r = try await api.get("/api/v1/contacts?\(query)", token: t)
+                XCTAssertEqual(r.code, 200, "\(query): \(r.text)")
+                XCTAssertEqual(Set(R.ids(r.items)), expected, query)
+            }
+            // The bound follows the record: after patching B, only B was updated after A's creation time + 1 ms.
+            let c = try await R.get(api, t, "contacts", a)
+            let p = try await api.patch("/api/v1/contacts/\(b)", token: t, json: ["title": "Later"])
+            XCTAssertEqual(p.code, 200)
+            let updated = p.data["updated_at"] as? String ?? ""
+            let since = try await api.get("/api/v1/contacts?updated_after=\(R.q(updated))", token: t)
+            XCTAssertEqual(since.code, 200, since.text)
+            XCTAssertTrue(R.ids(since.items).contains(b), since.text)
+            XCTAssertFalse(R.ids(since.items).contains(a) && (c["updated_at"] as? String ?? "") < updated, since.text)
+            for bad in ["created_after=yesterday", "updated_before=2026-13-01", "created_before=2026-02-30"] {
+                R.assertError(try await api.get("/api/v1/contacts?\(bad)", token: t), 400, "bad_request", bad)
+                let r = try await api.get("/api/v1/contacts?\(bad)", token: t)
+                XCTAssertEqual(R.detailFields(r).first, String(bad.split(separator: "=")[0]), "the detail names the parameter: \(r.text)")
+                XCTAssertFalse(r.text.contains("Unknown query parameter"), "a known parameter with a bad value: \(r.text)")
             }
         }
     }

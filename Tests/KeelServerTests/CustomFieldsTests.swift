@@ -18,6 +18,27 @@ final class CustomFieldsTests: XCTestCase {
         return ids
     }
 
+    static func specs() -> [(String, [String: Any])] {
+        [
+            ("a", ["score": 10, "f_select": "Gold", "f_multi_select": ["Gold", "Silver"], "f_boolean": true, "f_date": "2026-01-15",
+                   "f_text": "Alpha Centauri", "f_currency": 100.5, "f_datetime": "2026-01-15T10:00:00Z"]),
+            ("b", ["score": 2.5, "f_select": "Silver", "f_multi_select": ["Bronze"], "f_boolean": false, "f_date": "2026-02-01", "f_text": "beta"]),
+            ("c", ["score": 30, "f_select": "Gold", "f_boolean": true, "f_date": "2025-12-31", "f_currency": 5]),
+            ("d", ["score": -1, "f_multi_select": ["Silver"], "f_text": "Gamma"]),
+            ("e", [:]),
+            ("f", ["score": 10, "f_select": "Bronze"]),
+        ]
+    }
+
+    /// Defines every type plus `score` and creates contacts a...f with `specs()` values; returns name → id.
+    static func seedValues(_ api: API, _ t: String) async throws -> [String: String] {
+        _ = try await defineAll(api, t)
+        _ = try await R.customField(api, t, key: "score", type: "number")
+        var ids: [String: String] = [:]
+        for (name, cf) in specs() { ids[name] = try await R.contact(api, t, ["first_name": name, "custom_fields": cf]) }
+        return ids
+    }
+
     func testDefinitionCRUD() async throws {
         try await withApp { api, _ in
             let team = try await R.team(api)
@@ -246,19 +267,8 @@ final class CustomFieldsTests: XCTestCase {
     func testFilterAndSortByCustomFields() async throws {
         try await withApp { api, _ in
             let t = try await api.signup().accessToken
-            _ = try await CustomFieldsTests.defineAll(api, t)
-            _ = try await R.customField(api, t, key: "score", type: "number")
-            let specs: [(String, [String: Any])] = [
-                ("a", ["score": 10, "f_select": "Gold", "f_multi_select": ["Gold", "Silver"], "f_boolean": true, "f_date": "2026-01-15",
-                       "f_text": "Alpha Centauri", "f_currency": 100.5, "f_datetime": "2026-01-15T10:00:00Z"]),
-                ("b", ["score": 2.5, "f_select": "Silver", "f_multi_select": ["Bronze"], "f_boolean": false, "f_date": "2026-02-01", "f_text": "beta"]),
-                ("c", ["score": 30, "f_select": "Gold", "f_boolean": true, "f_date": "2025-12-31", "f_currency": 5]),
-                ("d", ["score": -1, "f_multi_select": ["Silver"], "f_text": "Gamma"]),
-                ("e", [:]),
-                ("f", ["score": 10, "f_select": "Bronze"]),
-            ]
-            var ids: [String: String] = [:]
-            for (name, cf) in specs { ids[name] = try await R.contact(api, t, ["first_name": name, "custom_fields": cf]) }
+            let specs = CustomFieldsTests.specs()
+            let ids = try await CustomFieldsTests.seedValues(api, t)
             func set(_ names: String...) -> Set<String> { Set(names.compactMap { ids[$0] }) }
             let cases: [([String: Any], Set<String>)] = [
                 (["field": "custom_fields.score", "op": "gt", "value": 5], set("a", "c", "f")),
@@ -285,7 +295,6 @@ final class CustomFieldsTests: XCTestCase {
                 (["field": "custom_fields.f_currency", "op": "gte", "value": 50], set("a")),
                 (["and": [["field": "custom_fields.score", "op": "gte", "value": 10], ["field": "custom_fields.f_select", "op": "eq", "value": "Gold"]]],
                  set("a", "c")),
-                (["not": ["field": "custom_fields.f_boolean", "op": "eq", "value": true]], set("b", "d", "e", "f")),
             ]
             for (filter, expected) in cases {
                 let got = try await R.searchIDs(api, t, "contacts", filter)
@@ -320,12 +329,34 @@ final class CustomFieldsTests: XCTestCase {
             // List endpoints sort by custom fields too.
             let listSorted = try await R.collect(api, t, "/api/v1/contacts?sort=-custom_fields.score", limit: 4)
             XCTAssertEqual(listSorted.ids, R.expectedOrder(scores, descending: true))
-            // Sorting by a multi-select either is refused or pages exactly.
+        }
+    }
+
+    func testNotOnACustomFieldIncludesRecordsWithoutAValue() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            let ids = try await CustomFieldsTests.seedValues(api, t)
+            let inner: [String: Any] = ["field": "custom_fields.f_boolean", "op": "eq", "value": true]
+            let matched = try await R.searchIDs(api, t, "contacts", inner)
+            XCTAssertEqual(matched, Set(["a", "c"].compactMap { ids[$0] }))
+            let negated = try await R.searchIDs(api, t, "contacts", ["not": inner])
+            XCTAssertEqual(negated, Set(ids.values).subtracting(matched), "not(f_boolean eq true) must be the complement, records without a value included")
+        }
+    }
+
+    func testSortingByAMultiSelectIsRefusedOrPagesExactly() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            _ = try await CustomFieldsTests.seedValues(api, t)
             let multi = try await api.post("/api/v1/contacts/search", token: t, json: ["sort": ["custom_fields.f_multi_select"], "limit": 200])
             if multi.code == 200 {
                 let full = R.ids(multi.items)
+                XCTAssertEqual(full.count, 6)
                 let paged = try await R.collectSearch(api, t, "contacts", ["sort": ["custom_fields.f_multi_select"]], limit: 1)
                 XCTAssertEqual(paged, full, "sorting by a multi_select must page without repeats or skips")
+                let listed = try await R.collect(api, t, "/api/v1/contacts?sort=-custom_fields.f_multi_select", limit: 2)
+                XCTAssertEqual(Set(listed.ids).count, 6, "every record once: \(listed.ids)")
+                XCTAssertEqual(listed.ids.count, 6)
             } else {
                 XCTAssertEqual(multi.code, 422, multi.text)
             }

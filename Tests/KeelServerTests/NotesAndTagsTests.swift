@@ -152,6 +152,31 @@ final class NotesAndTagsTests: XCTestCase {
         }
     }
 
+    func testNotesCanBeFoundByTheirParentAndText() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            let ada = try await R.contact(api, t, ["first_name": "Ada"])
+            let bob = try await R.contact(api, t, ["first_name": "Bob"])
+            let n1 = try await R.note(api, t, type: "contact", id: ada, body: "Quarterly Review with Ada")
+            let n2 = try await R.note(api, t, type: "contact", id: ada, body: "second")
+            _ = try await R.note(api, t, type: "contact", id: bob, body: "about Bob")
+            // Equality filters on the parent (ids compare exactly, they are not lower-cased text).
+            let byParent = try await R.listIDs(api, t, "/api/v1/notes?related_type=contact&related_id=\(ada)")
+            XCTAssertEqual(byParent, [n1, n2], "GET /notes?related_id= must find the record's notes")
+            let searchParent = try await R.searchIDs(api, t, "notes", ["field": "related_id", "op": "eq", "value": ada])
+            XCTAssertEqual(searchParent, [n1, n2])
+            let inParents = try await R.searchIDs(api, t, "notes", ["field": "related_id", "op": "in", "value": [ada, bob]])
+            XCTAssertEqual(inParents.count, 3)
+            // String filters are case-insensitive (api.md §7) on every database.
+            let text = try await R.searchIDs(api, t, "notes", ["field": "body", "op": "contains", "value": "quarterly review"])
+            XCTAssertEqual(text, [n1])
+            let textUpper = try await R.searchIDs(api, t, "notes", ["field": "body", "op": "starts_with", "value": "QUARTERLY"])
+            XCTAssertEqual(textUpper, [n1])
+            let pinned = try await R.searchIDs(api, t, "notes", ["field": "pinned", "op": "eq", "value": false])
+            XCTAssertEqual(pinned.count, 3)
+        }
+    }
+
     // MARK: Tags
 
     func testTagsSetAddRemoveAndDedupe() async throws {

@@ -195,9 +195,20 @@ final class RecordIsolationTests: XCTestCase {
                 R.assertError(try await api.patch("/api/v1/\(objects)/\(id)", token: t, json: ["version": 1]), 404, "not_found", "PATCH \(objects)/\(id.prefix(40))")
                 R.assertError(try await api.delete("/api/v1/\(objects)/\(id)", token: t), 404, "not_found", "DELETE \(objects)/\(id.prefix(40))")
             }
-            // The order of checks: a viewer's write to an unknown id is 403 before 404; an unknown id is 404 before a bad body (415/400/422).
-            R.assertError(try await api.send(.patch, "/api/v1/contacts/\(R.fakeID("con"))", token: t, raw: "{bad json"), 404, "not_found", "404 before 400")
             R.assertError(try await api.patch("/api/v1/contacts/\(R.fakeID("con"))", token: t, json: ["nickname": "x"]), 404, "not_found", "404 before 422")
+        }
+    }
+
+    func testUnknownPathIdsAre404BeforeBodyErrors() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            // api.md §7 order of checks: 404 (ids in the path) → 415 → 400 → 422.
+            let missing = R.fakeID("con")
+            R.assertError(try await api.send(.patch, "/api/v1/contacts/\(missing)", token: t, raw: "{bad json"), 404, "not_found", "404 before 400")
+            R.assertError(try await api.send(.patch, "/api/v1/contacts/\(missing)", token: t, raw: "title=x", contentType: "text/plain"), 404,
+                          "not_found", "404 before 415")
+            R.assertError(try await api.send(.post, "/api/v1/contacts/\(missing)/merge", token: t, raw: "{bad json"), 404, "not_found",
+                          "merge: 404 before 400")
         }
     }
 }

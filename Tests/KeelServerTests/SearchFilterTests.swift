@@ -381,6 +381,13 @@ final class SearchFilterTests: XCTestCase {
                 let got = try await R.searchIDs(api, t, "companies", filter)
                 XCTAssertEqual(got, expected, "\(filter)")
             }
+            // URLs keep their case when stored; an eq on the exact stored text must still match (string filters are case-insensitive).
+            let site = try await R.company(api, t, ["name": "Site", "website": "https://Example.com/About"])
+            let bySite = try await R.searchIDs(api, t, "companies", ["field": "website", "op": "eq", "value": "https://Example.com/About"])
+            XCTAssertEqual(bySite, [site], "website eq its own stored value")
+            let bySiteLower = try await R.searchIDs(api, t, "companies", ["field": "website", "op": "contains", "value": "example.com/about"])
+            XCTAssertEqual(bySiteLower, [site], "website contains, case-insensitive")
+            try await R.delete(api, t, "companies", site)
             let sorted = try await api.post("/api/v1/companies/search", token: t, json: ["sort": ["-annual_revenue"]])
             XCTAssertEqual(R.ids(sorted.items), [acme, globex, initech], "money sorts numerically with NULLs last")
         }

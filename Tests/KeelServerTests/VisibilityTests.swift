@@ -26,18 +26,22 @@ final class VisibilityTests: XCTestCase {
         return Seeded(team: team, secret: secret, secretCompany: secretCompany, open: open, secretNote: secretNote)
     }
 
-    static func assertHidden(_ api: API, _ s: Seeded, token: String, label: String) async throws {
+    /// `writer`: whether the caller's role may write (a viewer's writes are 403 before any lookup, api.md §7 order of checks).
+    static func assertHidden(_ api: API, _ s: Seeded, token: String, label: String, writer: Bool = true) async throws {
         let nf: (TestResponse, String) -> Void = { r, what in R.assertError(r, 404, "not_found", "\(label): \(what)") }
+        let nfw: (TestResponse, String) -> Void = { r, what in
+            if writer { R.assertError(r, 404, "not_found", "\(label): \(what)") } else { R.assertError(r, 403, "forbidden", "\(label): \(what)") }
+        }
         nf(try await api.get("/api/v1/contacts/\(s.secret)", token: token), "GET")
-        nf(try await api.patch("/api/v1/contacts/\(s.secret)", token: token, json: ["title": "spy"]), "PATCH")
-        nf(try await api.delete("/api/v1/contacts/\(s.secret)", token: token), "DELETE")
-        nf(try await api.post("/api/v1/contacts/\(s.secret)/restore", token: token), "restore")
+        nfw(try await api.patch("/api/v1/contacts/\(s.secret)", token: token, json: ["title": "spy"]), "PATCH")
+        nfw(try await api.delete("/api/v1/contacts/\(s.secret)", token: token), "DELETE")
+        nfw(try await api.post("/api/v1/contacts/\(s.secret)/restore", token: token), "restore")
         nf(try await api.get("/api/v1/contacts/\(s.secret)/history", token: token), "history")
         nf(try await api.get("/api/v1/contacts/\(s.secret)/timeline", token: token), "timeline")
         nf(try await api.get("/api/v1/companies/\(s.secretCompany)", token: token), "GET company")
         nf(try await api.get("/api/v1/companies/\(s.secretCompany)/contacts", token: token), "company contacts")
         nf(try await api.get("/api/v1/notes/\(s.secretNote)", token: token), "note of a private contact")
-        nf(try await api.patch("/api/v1/notes/\(s.secretNote)", token: token, json: ["body": "x"]), "PATCH note of a private contact")
+        nfw(try await api.patch("/api/v1/notes/\(s.secretNote)", token: token, json: ["body": "x"]), "PATCH note of a private contact")
 
         let list = try await api.get("/api/v1/contacts?limit=200&include_total=true", token: token)
         XCTAssertEqual(list.code, 200, list.text)
@@ -72,6 +76,7 @@ final class VisibilityTests: XCTestCase {
         XCTAssertEqual(R.int(notes.json["total"]), R.ids(notes.items).count, "\(label): notes include_total must not count notes of private records")
         let relatedNotes = try await api.get("/api/v1/notes?related_id=\(s.secret)&include_total=true", token: token)
         XCTAssertFalse(R.ids(relatedNotes.items).contains(s.secretNote), "\(label): notes filtered by the private parent")
+        XCTAssertEqual(relatedNotes.code, 200, relatedNotes.text)
         XCTAssertTrue(relatedNotes.code != 200 || (R.int(relatedNotes.json["total"]) ?? 0) == 0,
                       "\(label): notes of a private parent must not be counted: \(relatedNotes.text)")
     }
@@ -80,7 +85,7 @@ final class VisibilityTests: XCTestCase {
         try await withApp { api, _ in
             let s = try await VisibilityTests.seed(api)
             try await VisibilityTests.assertHidden(api, s, token: s.team.member2.accessToken, label: "other member")
-            try await VisibilityTests.assertHidden(api, s, token: s.team.viewer.accessToken, label: "viewer")
+            try await VisibilityTests.assertHidden(api, s, token: s.team.viewer.accessToken, label: "viewer", writer: false)
             // A key acts as its creator.
             let key = try await F.createKey(api, s.team.member2.accessToken, scopes: ["*"])
             R.assertError(try await api.get("/api/v1/contacts/\(s.secret)", token: key.secret), 404, "not_found", "other member's key")

@@ -147,6 +147,10 @@ public protocol PipelineRepository: Sendable {
     func moves(_ ws: WorkspaceID, dealID: String, before: (Date, String)?, limit: Int) async throws -> [StageMove]
     /// Ids of live deals in a stage (for bulk moves when a stage or pipeline goes away).
     func dealIDs(_ ws: WorkspaceID, stageID: StageID) async throws -> [String]
+    /// Average seconds deals spent in a stage before leaving it (from stage history).
+    func averageSecondsInStage(_ ws: WorkspaceID, stageID: StageID) async throws -> Double?
+    /// Average value (major units) of live open deals in a pipeline.
+    func averageOpenValue(_ ws: WorkspaceID, pipelineID: String) async throws -> Double?
 }
 
 public enum StageDefaults {

@@ -100,6 +100,8 @@ public protocol LineItemRepository: Sendable {
     func list(_ ws: WorkspaceID, dealID: String) async throws -> [LineItem]
     func count(_ ws: WorkspaceID, dealID: String) async throws -> Int
     func setDealContacts(_ ws: WorkspaceID, dealID: String, contactIDs: [String]) async throws
+    /// Points deal links at a merge survivor (both the link table and the deals' `contacts` JSON).
+    func relinkDealContact(_ ws: WorkspaceID, from: String, to: String) async throws
 }
 
 public enum Decimals {

@@ -27,6 +27,8 @@ public protocol ObjectBehavior: Sendable {
     var extraInputKeys: Set<String> { get }
     /// List query parameters special to the type (aliases, derived filters); nil when the parameter is not one of them.
     func listFilter(_ param: String, _ value: String, parser: FilterParser, workspace: Workspace) throws -> FilterNode?
+    /// The event a create emits (`activity.logged` for activities).
+    var createdEvent: String { get }
 }
 
 extension ObjectBehavior {
@@ -42,6 +44,7 @@ extension ObjectBehavior {
     public func decorate(_ records: [Record], scope: RecordScope, at now: Date, in tx: any StoreSession) async throws -> [Record] { records }
     public var extraInputKeys: Set<String> { [] }
     public func listFilter(_ param: String, _ value: String, parser: FilterParser, workspace: Workspace) throws -> FilterNode? { nil }
+    public var createdEvent: String { "\(schema.type).created" }
 
     public func render(_ record: Record, into json: inout [String: JSONValue]) {}
     public func translateInput(_ body: [String: JSONValue]) -> [String: JSONValue] { body }

@@ -33,13 +33,16 @@ public struct RecordService: Sendable {
     let clock: any KeelClock
     let cursors: CursorCodec
     let noteBehavior: (any ObjectBehavior)?
+    let timelineSources: [any TimelineSource]
 
-    public init(behavior: any ObjectBehavior, store: any Store, clock: any KeelClock, cursors: CursorCodec, notes: (any ObjectBehavior)?) {
+    public init(behavior: any ObjectBehavior, store: any Store, clock: any KeelClock, cursors: CursorCodec, notes: (any ObjectBehavior)?,
+                timeline: [any TimelineSource] = []) {
         self.behavior = behavior
         self.store = store
         self.clock = clock
         self.cursors = cursors
         self.noteBehavior = notes
+        self.timelineSources = timeline.isEmpty ? notes.map { [RelatedRecordsSource(behavior: $0, itemType: "note")] } ?? [] : timeline
     }
 
     public var schema: ObjectSchema { behavior.schema }
@@ -163,79 +166,87 @@ public struct RecordService: Sendable {
     public func create(_ p: Principal, body: [String: JSONValue], source: HistoryEntry.Source = .api, meta: RequestMeta) async throws -> Record {
         try p.require(writeScope)
         let now = clock.now()
-        let body = behavior.translateInput(body)
-        return try await store.write { tx in
-            let (scope, defs, _) = try await context(p, in: tx)
-            var record = Record(id: "\(schema.prefix.rawValue)_\(ULID.make(at: now))", workspaceID: p.workspaceID, values: [:], tags: [],
-                                customFields: [:], createdAt: now, updatedAt: now, createdBy: p.userID, version: 1)
-            if schema.hasOwner {
-                record["owner_id"] = .string(p.userID.rawValue)
-                record["visibility"] = .string("workspace")
-            }
-            try RecordInput(schema: schema, definitions: defs, currency: scope.currency, extraKeys: behavior.extraInputKeys)
-                .apply(body, to: &record, isCreate: true)
-            try await behavior.prepare(&record, previous: nil, body: body, scope: scope, principal: p, at: now, in: tx)
-            schema.derive(&record)
-            try await behavior.check(record, previous: nil, scope: scope, principal: p, in: tx)
-            try await tx.records.insert(scope, record)
-            try await behavior.afterSave(previous: nil, record: record, body: body, scope: scope, principal: p, at: now, in: tx)
-            if schema.hasTags, !record.tags.isEmpty { try await tx.records.setTags(scope, id: record.id, tags: record.tags) }
-            let empty = Record(id: record.id, workspaceID: record.workspaceID, values: [:], tags: [], customFields: [:], createdAt: now,
-                               updatedAt: now, createdBy: nil, version: 0)
-            let changes = RecordInput.diff(empty, record, schema: schema)
-            try await tx.history.append(historyRows(changes, record: record, p: p, source: source, at: now))
-            try await tx.audit.append(AuditEntry(workspaceID: p.workspaceID, actor: p.actor, action: "\(schema.type).created", objectType: schema.type,
-                                                 objectID: record.id, changes: auditChanges(changes), requestID: meta.requestID, ip: meta.ip, createdAt: now))
-            let shown = try await behavior.decorate([record], scope: scope, at: now, in: tx).first ?? record
-            try await tx.outbox.append(baseEvent("\(schema.type).created", shown, p: p, changed: changes.map(\.field), at: now))
-            return shown
+        return try await store.write { tx in try await insert(p, body: body, source: source, meta: meta, at: now, in: tx) }
+    }
+
+    /// Creates a record inside the caller's transaction (lead conversion creates several in one).
+    public func insert(_ p: Principal, body rawBody: [String: JSONValue], source: HistoryEntry.Source = .api, meta: RequestMeta, at now: Date,
+                       in tx: any StoreSession) async throws -> Record {
+        let body = behavior.translateInput(rawBody)
+        let (scope, defs, _) = try await context(p, in: tx)
+        var record = Record(id: "\(schema.prefix.rawValue)_\(ULID.make(at: now))", workspaceID: p.workspaceID, values: [:], tags: [],
+                            customFields: [:], createdAt: now, updatedAt: now, createdBy: p.userID, version: 1)
+        if schema.hasOwner {
+            record["owner_id"] = .string(p.userID.rawValue)
+            record["visibility"] = .string("workspace")
         }
+        try RecordInput(schema: schema, definitions: defs, currency: scope.currency, extraKeys: behavior.extraInputKeys)
+            .apply(body, to: &record, isCreate: true)
+        try await behavior.prepare(&record, previous: nil, body: body, scope: scope, principal: p, at: now, in: tx)
+        schema.derive(&record)
+        try await behavior.check(record, previous: nil, scope: scope, principal: p, in: tx)
+        try await tx.records.insert(scope, record)
+        try await behavior.afterSave(previous: nil, record: record, body: body, scope: scope, principal: p, at: now, in: tx)
+        if schema.hasTags, !record.tags.isEmpty { try await tx.records.setTags(scope, id: record.id, tags: record.tags) }
+        let empty = Record(id: record.id, workspaceID: record.workspaceID, values: [:], tags: [], customFields: [:], createdAt: now,
+                           updatedAt: now, createdBy: nil, version: 0)
+        let changes = RecordInput.diff(empty, record, schema: schema)
+        try await tx.history.append(historyRows(changes, record: record, p: p, source: source, at: now))
+        try await tx.audit.append(AuditEntry(workspaceID: p.workspaceID, actor: p.actor, action: "\(schema.type).created", objectType: schema.type,
+                                             objectID: record.id, changes: auditChanges(changes), requestID: meta.requestID, ip: meta.ip, createdAt: now))
+        let shown = try await behavior.decorate([record], scope: scope, at: now, in: tx).first ?? record
+        try await tx.outbox.append(baseEvent(behavior.createdEvent, shown, p: p, changed: changes.map(\.field), at: now))
+        return shown
     }
 
     public func update(_ p: Principal, id: String, body: [String: JSONValue], ifMatch: Int?, source: HistoryEntry.Source = .api,
                        meta: RequestMeta) async throws -> Record {
         try p.require(writeScope)
         let now = clock.now()
-        let body = behavior.translateInput(body)
+        return try await store.write { tx in try await modify(p, id: id, body: body, ifMatch: ifMatch, source: source, meta: meta, at: now, in: tx) }
+    }
+
+    /// Applies a PATCH inside the caller's transaction.
+    public func modify(_ p: Principal, id: String, body rawBody: [String: JSONValue], ifMatch: Int?, source: HistoryEntry.Source = .api,
+                       meta: RequestMeta, at now: Date, in tx: any StoreSession) async throws -> Record {
+        let body = behavior.translateInput(rawBody)
         var expected = ifMatch
         if let v = body["version"] {
             guard case .number(let n) = v, let version = Int(n) else { throw APIError.validation("version", "invalid_type", "version must be an integer.") }
             expected = expected ?? version
         }
         let expectedVersion = expected
-        return try await store.write { tx in
-            let (scope, defs, _) = try await context(p, in: tx)
-            let previous = try await visible(p, id: id, scope: scope, in: tx)
-            guard behavior.canModify(previous, principal: p) else {
-                throw APIError.forbidden("Only the author or an admin may change this \(schema.type).")
-            }
-            if let expectedVersion, expectedVersion != previous.version { throw APIError.versionConflict(current: previous.version) }
-            var record = previous
-            try RecordInput(schema: schema, definitions: defs, currency: scope.currency, extraKeys: behavior.extraInputKeys)
-                .apply(body, to: &record, isCreate: false)
-            try await behavior.prepare(&record, previous: previous, body: body, scope: scope, principal: p, at: now, in: tx)
-            schema.derive(&record)
-            let changes = RecordInput.diff(previous, record, schema: schema)
-            guard !changes.isEmpty else {
-                try await behavior.afterSave(previous: previous, record: previous, body: body, scope: scope, principal: p, at: now, in: tx)
-                return previous
-            }
-            try await behavior.check(record, previous: previous, scope: scope, principal: p, in: tx)
-            record.version += 1
-            record.updatedAt = now
-            try await tx.records.update(scope, record)
-            if schema.hasTags, record.tags != previous.tags { try await tx.records.setTags(scope, id: record.id, tags: record.tags) }
-            try await behavior.afterSave(previous: previous, record: record, body: body, scope: scope, principal: p, at: now, in: tx)
-            try await tx.history.append(historyRows(changes, record: record, p: p, source: source, at: now))
-            try await tx.audit.append(AuditEntry(workspaceID: p.workspaceID, actor: p.actor, action: "\(schema.type).updated", objectType: schema.type,
-                                                 objectID: record.id, changes: auditChanges(changes), requestID: meta.requestID, ip: meta.ip, createdAt: now))
-            let previousValues = Dictionary(uniqueKeysWithValues: changes.map { ($0.field, $0.old) })
-            let shown = try await behavior.decorate([record], scope: scope, at: now, in: tx).first ?? record
-            for type in behavior.eventTypes(previous: previous, record: record, changed: changes.map(\.field)) {
-                try await tx.outbox.append(baseEvent(type, shown, p: p, previous: previousValues, changed: changes.map(\.field), at: now))
-            }
-            return shown
+        let (scope, defs, _) = try await context(p, in: tx)
+        let previous = try await visible(p, id: id, scope: scope, in: tx)
+        guard behavior.canModify(previous, principal: p) else {
+            throw APIError.forbidden("Only the author or an admin may change this \(schema.type).")
         }
+        if let expectedVersion, expectedVersion != previous.version { throw APIError.versionConflict(current: previous.version) }
+        var record = previous
+        try RecordInput(schema: schema, definitions: defs, currency: scope.currency, extraKeys: behavior.extraInputKeys)
+            .apply(body, to: &record, isCreate: false)
+        try await behavior.prepare(&record, previous: previous, body: body, scope: scope, principal: p, at: now, in: tx)
+        schema.derive(&record)
+        let changes = RecordInput.diff(previous, record, schema: schema)
+        guard !changes.isEmpty else {
+            try await behavior.afterSave(previous: previous, record: previous, body: body, scope: scope, principal: p, at: now, in: tx)
+            return previous
+        }
+        try await behavior.check(record, previous: previous, scope: scope, principal: p, in: tx)
+        record.version += 1
+        record.updatedAt = now
+        try await tx.records.update(scope, record)
+        if schema.hasTags, record.tags != previous.tags { try await tx.records.setTags(scope, id: record.id, tags: record.tags) }
+        try await behavior.afterSave(previous: previous, record: record, body: body, scope: scope, principal: p, at: now, in: tx)
+        try await tx.history.append(historyRows(changes, record: record, p: p, source: source, at: now))
+        try await tx.audit.append(AuditEntry(workspaceID: p.workspaceID, actor: p.actor, action: "\(schema.type).updated", objectType: schema.type,
+                                             objectID: record.id, changes: auditChanges(changes), requestID: meta.requestID, ip: meta.ip, createdAt: now))
+        let previousValues = Dictionary(uniqueKeysWithValues: changes.map { ($0.field, $0.old) })
+        let shown = try await behavior.decorate([record], scope: scope, at: now, in: tx).first ?? record
+        for type in behavior.eventTypes(previous: previous, record: record, changed: changes.map(\.field)) {
+            try await tx.outbox.append(baseEvent(type, shown, p: p, previous: previousValues, changed: changes.map(\.field), at: now))
+        }
+        return shown
     }
 
     public func delete(_ p: Principal, id: String, ifMatch: Int?, meta: RequestMeta) async throws {
@@ -312,17 +323,9 @@ public struct RecordService: Sendable {
             _ = try await visible(p, id: id, scope: scope, in: tx)
             var items = try await tx.history.list(p.workspaceID, objectType: schema.type, objectID: id, before: before, limit: limit)
                 .map(TimelineItem.init(change:))
-            if let notes = noteBehavior {
-                let noteScope = RecordScope(schema: notes.schema, workspaceID: p.workspaceID, currency: scope.currency)
-                let sort = SortKey(target: .column(name: "created_at", column: "created_at", lower: nil, family: .datetime, caseInsensitive: false),
-                                   descending: true, nullable: false)
-                let filter = FilterNode.and([
-                    .compare(.column(name: "related_type", column: "related_type", lower: nil, family: .text, caseInsensitive: false), .eq, [.text(schema.type)]),
-                    .compare(.column(name: "related_id", column: "related_id", lower: nil, family: .text, caseInsensitive: false), .eq, [.text(id)]),
-                ])
-                let after = before.map { (BoundValue?.some(.int(Timestamp.millis($0.0))), $0.1) }
-                let rows = try await tx.records.list(noteScope, RecordQuery(filter: filter, sort: sort, after: after, limit: limit, viewer: nil))
-                items += rows.map { TimelineItem(note: $0, json: .object(RecordJSON.render($0, behavior: notes))) }
+            for source in timelineSources {
+                items += try await source.items(objectType: schema.type, objectID: id, before: before, limit: limit, principal: p,
+                                                currency: scope.currency, in: tx)
             }
             return items
         }

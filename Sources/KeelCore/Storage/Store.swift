@@ -23,6 +23,7 @@ public protocol StoreSession: Sendable {
     var customFields: any CustomFieldRepository { get }
     var pipelines: any PipelineRepository { get }
     var lineItems: any LineItemRepository { get }
+    var activityLinks: any ActivityLinkRepository { get }
 }
 
 public protocol SettingsRepository: Sendable {

@@ -23,6 +23,9 @@ struct AppServices: Sendable {
     let products: RecordService
     let pipelines: PipelineService
     let lineItems: LineItemService
+    let leads: RecordService
+    let tasks: RecordService
+    let activities: RecordService
     let customFields: CustomFieldService
     let tags: TagService
     /// Behaviors by id prefix, for `expand=`.

@@ -98,35 +98,68 @@ public enum KeelServer {
         APIKeysController().register(on: api)
         AuditController().register(on: api)
         let contactBehavior = ContactBehavior(), companyBehavior = CompanyBehavior(), dealBehavior = DealBehavior(), productBehavior = ProductBehavior()
-        let noteBehavior = NoteBehavior(parents: [contactBehavior, companyBehavior, dealBehavior])
-        let contacts = RecordService(behavior: contactBehavior, store: database, clock: clock, cursors: cursors, notes: noteBehavior)
-        let companies = RecordService(behavior: companyBehavior, store: database, clock: clock, cursors: cursors, notes: noteBehavior)
-        let notes = RecordService(behavior: noteBehavior, store: database, clock: clock, cursors: cursors, notes: nil)
-        let deals = RecordService(behavior: dealBehavior, store: database, clock: clock, cursors: cursors, notes: noteBehavior)
-        let products = RecordService(behavior: productBehavior, store: database, clock: clock, cursors: cursors, notes: nil)
+        let leadBehavior = LeadBehavior()
+        let parents: [any ObjectBehavior] = [contactBehavior, companyBehavior, dealBehavior, leadBehavior]
+        let noteBehavior = NoteBehavior(parents: parents)
+        let taskBehavior = TaskBehavior(parents: parents)
+        let activityBehavior = ActivityBehavior(parents: parents)
+        let timeline: [any TimelineSource] = [RelatedRecordsSource(behavior: noteBehavior, itemType: "note"),
+                                              RelatedRecordsSource(behavior: taskBehavior, itemType: "task"),
+                                              ActivitiesSource(behavior: activityBehavior), StageMovesSource()]
+        func service(_ b: any ObjectBehavior, withTimeline: Bool) -> RecordService {
+            RecordService(behavior: b, store: database, clock: clock, cursors: cursors, notes: withTimeline ? noteBehavior : nil,
+                          timeline: withTimeline ? timeline : [])
+        }
+        let contacts = service(contactBehavior, withTimeline: true)
+        let companies = service(companyBehavior, withTimeline: true)
+        let deals = service(dealBehavior, withTimeline: true)
+        let leads = service(leadBehavior, withTimeline: true)
+        let notes = service(noteBehavior, withTimeline: false)
+        let products = service(productBehavior, withTimeline: false)
+        let tasks = service(taskBehavior, withTimeline: false)
+        let activities = service(activityBehavior, withTimeline: false)
         let pipelines = PipelineService(store: database, clock: clock, deals: deals)
         let lineItems = LineItemService(store: database, clock: clock, deals: deals)
-        PipelinesController(service: pipelines).register(on: api)
-        DealsController(routes: RecordRoutes(deals), pipelines: pipelines, lineItems: lineItems).register(on: api)
-        ProductsController(routes: RecordRoutes(products)).register(on: api)
-        ContactsController(routes: RecordRoutes(contacts)).register(on: api)
-        CompaniesController(routes: RecordRoutes(companies), contacts: contacts).register(on: api)
+        let children = CRMChildrenLinker()
+        ContactsController(routes: RecordRoutes(contacts), linkers: [children]).register(on: api)
+        CompaniesController(routes: RecordRoutes(companies), contacts: contacts, linkers: [CompanyContactsLinker(), children]).register(on: api)
         NotesController(routes: RecordRoutes(notes)).register(on: api)
         CustomFieldsController().register(on: api)
+        PipelinesController(service: pipelines).register(on: api)
+        DealsController(routes: RecordRoutes(deals), pipelines: pipelines, lineItems: lineItems).register(on: api)
+        DealScoreRoute(scorer: DealScorer(store: database, clock: clock, deals: deals), routes: RecordRoutes(deals)).register(on: api)
+        ProductsController(routes: RecordRoutes(products)).register(on: api)
+        LeadsController(routes: RecordRoutes(leads), conversion: LeadConversion(store: database, clock: clock, leads: leads, contacts: contacts,
+                                                                                companies: companies, deals: deals)).register(on: api)
+        TasksController(routes: RecordRoutes(tasks)).register(on: api)
+        ActivitiesController(routes: RecordRoutes(activities)).register(on: api)
+        let status = { (values: [String]) in
+            FilterNode.compare(.column(name: "status", column: "status", lower: nil, family: .text, caseInsensitive: false), .in, values.map(BoundValue.text))
+        }
+        let reassigners: [any OwnershipReassigner] = [
+            OpenRecordsReassigner(behavior: contactBehavior, column: "owner_id", openFilter: nil),
+            OpenRecordsReassigner(behavior: companyBehavior, column: "owner_id", openFilter: nil),
+            OpenRecordsReassigner(behavior: dealBehavior, column: "owner_id", openFilter: status(["open"])),
+            OpenRecordsReassigner(behavior: leadBehavior, column: "owner_id", openFilter: status(["new", "working", "qualified"])),
+            OpenRecordsReassigner(behavior: taskBehavior, column: "assignee_id", openFilter: status(["pending", "in_progress"])),
+        ]
         let recordTables: [(type: String, table: String)] = [(ContactBehavior.schema.type, ContactBehavior.schema.table),
                                                              (CompanyBehavior.schema.type, CompanyBehavior.schema.table),
-                                                             (DealBehavior.schema.type, DealBehavior.schema.table)]
+                                                             (DealBehavior.schema.type, DealBehavior.schema.table),
+                                                             (LeadBehavior.schema.type, LeadBehavior.schema.table)]
         let services = AppServices(
             config: config, database: database, clock: clock, cursors: cursors, auth: auth,
             workspaces: WorkspaceService(store: database, hasher: hasher, clock: clock, policy: policy),
-            members: MemberService(store: database, clock: clock, cursors: cursors),
+            members: MemberService(store: database, clock: clock, cursors: cursors, reassigners: reassigners),
             invitations: InvitationService(store: database, clock: clock, policy: policy, cursors: cursors, hasher: hasher, auth: auth),
             apiKeys: APIKeyService(store: database, clock: clock, cursors: cursors),
             audit: AuditService(store: database, cursors: cursors),
             contacts: contacts, companies: companies, notes: notes, deals: deals, products: products, pipelines: pipelines, lineItems: lineItems,
-            customFields: CustomFieldService(store: database, clock: clock, tables: ["contact": "contacts", "company": "companies", "deal": "deals", "product": "products"]),
+            leads: leads, tasks: tasks, activities: activities,
+            customFields: CustomFieldService(store: database, clock: clock, tables: ["contact": "contacts", "company": "companies", "deal": "deals", "product": "products", "lead": "leads"]),
             tags: TagService(store: database, objects: recordTables),
-            registry: [.contact: contactBehavior, .company: companyBehavior, .note: noteBehavior, .deal: dealBehavior, .product: productBehavior],
+            registry: [.contact: contactBehavior, .company: companyBehavior, .note: noteBehavior, .deal: dealBehavior, .product: productBehavior,
+                       .lead: leadBehavior, .task: taskBehavior, .activity: activityBehavior],
             resolver: resolver, credentialCache: cache,
             limiter: RateLimiter(ratePerSecond: Double(config.rateLimitRPS), burst: config.rateLimitBurst),
             loginLimiter: RateLimiter(ratePerSecond: Double(config.loginAttemptsPerMinute) / 60, burst: config.loginAttemptsPerMinute),

@@ -87,7 +87,10 @@ enum EndpointPipeline {
                 }
             }
             let apiRequest = APIRequest(request: request, context: context, principal: principal, body: body, services: services)
-            if let principal, idempotentMethods.contains(request.method), let key = request.headers[HTTPField.Name("Idempotency-Key")!] {
+            // A bad `fields=` must fail before anything is written.
+            _ = try apiRequest.fieldsFilter()
+            let isOpen: Bool = if case .open = access { true } else { false }
+            if !isOpen, let principal, idempotentMethods.contains(request.method), let key = request.headers[HTTPField.Name("Idempotency-Key")!] {
                 reply = try await idempotent(key: key, principal: principal, api: apiRequest, services: services, handler: handler)
             } else {
                 reply = await execute(apiRequest, handler)

@@ -13,14 +13,23 @@ struct RouteTable: Sendable {
         entries.append(Entry(method: method, path: path))
     }
 
-    /// Methods registered for a concrete path such as `/api/v1/members/mem_01...`.
+    /// Methods registered for a concrete path such as `/api/v1/members/mem_01...`; literal segments win over `{id}`.
     func methods(matching concrete: String) -> [HTTPRequest.Method] {
         let parts = concrete.split(separator: "/", omittingEmptySubsequences: true)
-        return entries.filter { entry in
+        var best = -1
+        var out: [HTTPRequest.Method] = []
+        for entry in entries {
             let template = entry.path.split(separator: "/", omittingEmptySubsequences: true)
-            guard template.count == parts.count else { return false }
-            return zip(template, parts).allSatisfy { t, p in t.hasPrefix("{") || t == p }
-        }.map(\.method)
+            guard template.count == parts.count, zip(template, parts).allSatisfy({ t, p in t.hasPrefix("{") || t == p }) else { continue }
+            let literals = template.filter { !$0.hasPrefix("{") }.count
+            if literals > best {
+                best = literals
+                out = [entry.method]
+            } else if literals == best {
+                out.append(entry.method)
+            }
+        }
+        return out
     }
 
     static func hummingbirdPath(_ openAPIPath: String) -> String {

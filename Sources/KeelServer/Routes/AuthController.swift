@@ -20,7 +20,10 @@ struct AuthController {
             let emailKey = "login:" + body.email.trimmingCharacters(in: .whitespaces).lowercased()
             let decision = req.services.loginLimiter.take(emailKey)
             guard decision.allowed else {
-                throw APIError(.rateLimited, "Too many login attempts for this e-mail; retry after \(decision.retryAfter) s.")
+                var reply = Reply.error(APIError(.rateLimited, "Too many login attempts for this e-mail; retry after \(decision.retryAfter) s."),
+                                        requestID: req.requestID)
+                reply.headers[.retryAfter] = String(decision.retryAfter)
+                return reply
             }
             let tokens = try await req.services.auth.login(email: body.email, password: body.password, workspaceID: workspaceID, meta: req.meta)
             return try req.ok(TokensDTO(tokens))

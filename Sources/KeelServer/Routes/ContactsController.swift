@@ -2,10 +2,11 @@ import KeelCore
 
 struct ContactsController {
     let routes: RecordRoutes
+    let linkers: [any MergeLinker]
 
     func register(on r: APIRouter) {
         routes.register(on: r)
-        routes.registerMerge(on: r, linkers: [])
+        routes.registerMerge(on: r, linkers: linkers)
         r.post("/api/v1/contacts/check-duplicates", .read("contacts")) { req in
             let body = try req.decode(ContactDuplicateBody.self)
             var exact: [(String, String)] = []
@@ -32,10 +33,11 @@ struct ContactsController {
 struct CompaniesController {
     let routes: RecordRoutes
     let contacts: RecordService
+    let linkers: [any MergeLinker]
 
     func register(on r: APIRouter) {
         routes.register(on: r)
-        routes.registerMerge(on: r, linkers: [CompanyContactsLinker()])
+        routes.registerMerge(on: r, linkers: linkers)
         r.post("/api/v1/companies/check-duplicates", .read("companies")) { req in
             let body = try req.decode(CompanyDuplicateBody.self)
             var exact: [(String, String)] = []

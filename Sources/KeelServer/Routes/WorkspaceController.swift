@@ -45,7 +45,7 @@ struct WorkspaceController {
             let body = try req.decode(CreateWorkspaceBody.self)
             let (ws, member) = try await req.services.workspaces.create(try req.caller(), name: body.name, currency: body.default_currency,
                                                                         timezone: body.timezone, meta: req.meta)
-            return try req.created(WorkspaceDTO(ws, role: member.role), location: "/api/v1/workspaces/\(ws.id.rawValue)")
+            return try req.created(WorkspaceDTO(ws, role: member.role), location: "/api/v1/workspaces")
         }
         r.get("/api/v1/users/me", .authenticated) { req in
             let user = try await req.services.workspaces.me(try req.caller())

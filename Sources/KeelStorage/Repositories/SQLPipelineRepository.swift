@@ -118,6 +118,24 @@ struct SQLPipelineRepository: PipelineRepository {
             .all().map { try $0.string("id") }
     }
 
+    func averageSecondsInStage(_ ws: WorkspaceID, stageID: StageID) async throws -> Double? {
+        let row = try await db.raw("""
+            SELECT AVG(time_in_previous_stage_seconds * 1.0) AS a FROM deal_stage_history
+            WHERE workspace_id = \(bind: ws.rawValue) AND from_stage_id = \(bind: stageID.rawValue) AND time_in_previous_stage_seconds IS NOT NULL
+            """).first()
+        return try row?.decode(column: "a", as: Double?.self)
+    }
+
+    func averageOpenValue(_ ws: WorkspaceID, pipelineID: String) async throws -> Double? {
+        let row = try await db.raw("""
+            SELECT AVG(value * 1.0) AS a, MAX(currency) AS c FROM deals WHERE workspace_id = \(bind: ws.rawValue) AND pipeline_id = \(bind: pipelineID)
+            AND deleted_at IS NULL AND status = 'open' AND value IS NOT NULL
+            """).first()
+        guard let avg = try row?.decode(column: "a", as: Double?.self) else { return nil }
+        let digits = Currency.minorUnits[(try row?.decode(column: "c", as: String?.self)) ?? "USD"] ?? 2
+        return avg / pow(10, Double(digits))
+    }
+
     func appendMove(_ m: StageMove) async throws {
         try await db.raw("""
             INSERT INTO deal_stage_history (workspace_id, id, deal_id, from_stage_id, to_stage_id, moved_at, moved_by_type, moved_by_id, time_in_previous_stage_seconds)
@@ -176,6 +194,18 @@ struct SQLLineItemRepository: LineItemRepository {
 
     func count(_ ws: WorkspaceID, dealID: String) async throws -> Int {
         try await db.raw("SELECT COUNT(*) AS n FROM line_items WHERE workspace_id = \(bind: ws.rawValue) AND deal_id = \(bind: dealID)").first()?.int("n") ?? 0
+    }
+
+    func relinkDealContact(_ ws: WorkspaceID, from: String, to: String) async throws {
+        try await db.raw("""
+            DELETE FROM deal_contacts WHERE workspace_id = \(bind: ws.rawValue) AND contact_id = \(bind: from)
+            AND deal_id IN (SELECT deal_id FROM deal_contacts WHERE workspace_id = \(bind: ws.rawValue) AND contact_id = \(bind: to))
+            """).run()
+        try await db.raw("UPDATE deal_contacts SET contact_id = \(bind: to) WHERE workspace_id = \(bind: ws.rawValue) AND contact_id = \(bind: from)").run()
+        try await db.raw("""
+            UPDATE deals SET contacts = REPLACE(contacts, \(bind: "\"" + from + "\""), \(bind: "\"" + to + "\""))
+            WHERE workspace_id = \(bind: ws.rawValue) AND contacts LIKE \(bind: "%" + from + "%")
+            """).run()
     }
 
     func setDealContacts(_ ws: WorkspaceID, dealID: String, contactIDs: [String]) async throws {

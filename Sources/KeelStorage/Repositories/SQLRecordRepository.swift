@@ -157,9 +157,12 @@ struct SQLRecordRepository: RecordRepository {
 
     func find(_ scope: RecordScope, field: String, value: String, limit: Int) async throws -> [Record] {
         guard let spec = scope.schema.field(field) else { return [] }
+        // Case-insensitive fields match on their lower-case shadow column.
+        let column = spec.lowerColumn ?? spec.column
+        let needle = spec.lowerColumn == nil ? value : value.lowercased()
         return try await db.raw("""
             SELECT * FROM \(unsafeRaw: scope.schema.table) WHERE workspace_id = \(bind: scope.workspaceID.rawValue)
-            AND \(unsafeRaw: spec.column) = \(bind: value) AND deleted_at IS NULL ORDER BY id LIMIT \(bind: Int64(limit))
+            AND \(unsafeRaw: column) = \(bind: needle) AND deleted_at IS NULL ORDER BY id LIMIT \(bind: Int64(limit))
             """).all().map { try decode(scope, $0) }
     }
 

@@ -19,6 +19,7 @@ struct SQLSession: StoreSession {
     var customFields: any CustomFieldRepository { SQLCustomFieldRepository(db: db, dialect: dialect) }
     var pipelines: any PipelineRepository { SQLPipelineRepository(db: db) }
     var lineItems: any LineItemRepository { SQLLineItemRepository(db: db) }
+    var activityLinks: any ActivityLinkRepository { SQLActivityLinkRepository(db: db) }
 }
 
 extension SQLRow {
