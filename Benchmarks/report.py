@@ -169,8 +169,10 @@ def render_md(meta, machine, rows, dbs, targets, scen_desc):
              f"kernel {machine['kernel']}; load average at the end {machine['loadavg_at_report']}")
     L.append(f"- keel: {meta.get('keel_version') or '?'} (commit {meta.get('git_commit')}), binary `{meta.get('keel_binary')}`; "
              f"{meta.get('swift_version')}")
-    L.append(f"- load: {meta.get('wrk_version')}; {meta['threads']} threads; {meta['duration']} per run after a "
-             f"{meta['warmup']} warm-up per scenario; connections {', '.join(map(str, meta['connections']))}")
+    warmup = "no warm-up" if meta["warmup"] in ("0", "0s") else \
+        f"after a {meta['warmup']} warm-up per scenario (at the largest connection count)"
+    L.append(f"- load: {meta.get('wrk_version')}; {meta['threads']} threads; {meta['duration']} per run {warmup}; "
+             f"connections {', '.join(map(str, meta['connections']))}")
     L.append("- server: `keel serve --log-level warning --workers off`, KEEL_RATE_LIMIT_RPS=0, KEEL_RATE_LIMIT_BURST=0")
     L.append("- wrk figures swing ±20–40% between runs on a shared 2-core machine (wrk and the server share the cores): "
              "compare the ratios to `health` within one run.\n")

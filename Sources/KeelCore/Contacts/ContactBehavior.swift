@@ -14,7 +14,7 @@ public struct ContactBehavior: ObjectBehavior {
             FieldSpec("last_name", .text(max: 200), sortable: true, lowerColumn: "last_name_lower"),
             FieldSpec("display_name", .text(max: 500), nullable: false, writable: false, sortable: true, searchable: true, lowerColumn: "display_name_lower"),
             FieldSpec("email", .email, sortable: true, searchable: true),
-            FieldSpec("phone", .phone, searchable: true),
+            FieldSpec("phone", .phone, searchable: true, lowerColumn: "phone_digits"),
             FieldSpec("title", .text(max: 200), sortable: true, lowerColumn: "title_lower"),
             FieldSpec("company_id", .reference(.company)),
             FieldSpec("owner_id", .reference(.user)),
@@ -33,6 +33,7 @@ public struct ContactBehavior: ObjectBehavior {
         })
 
     public var schema: ObjectSchema { ContactBehavior.schema }
+    public var uniqueFields: [String] { ["email"] }
     public init() {}
 
     public func check(_ record: Record, previous: Record?, scope: RecordScope, principal: Principal, in tx: any StoreSession) async throws {
@@ -61,7 +62,7 @@ public struct CompanyBehavior: ObjectBehavior {
             FieldSpec("domain", .domain, sortable: true, searchable: true),
             FieldSpec("industry", .text(max: 100), sortable: true, lowerColumn: "industry_lower"),
             FieldSpec("size", .enumeration(sizes)),
-            FieldSpec("phone", .phone, searchable: true),
+            FieldSpec("phone", .phone, searchable: true, lowerColumn: "phone_digits"),
             FieldSpec("website", .url),
             FieldSpec("address", .address),
             FieldSpec("owner_id", .reference(.user)),
@@ -72,6 +73,7 @@ public struct CompanyBehavior: ObjectBehavior {
         requiredOnCreate: ["name"], derivedFields: ["last_activity_at"], nameField: "name", mergeable: true)
 
     public var schema: ObjectSchema { CompanyBehavior.schema }
+    public var uniqueFields: [String] { ["domain"] }
     public init() {}
 
     public func check(_ record: Record, previous: Record?, scope: RecordScope, principal: Principal, in tx: any StoreSession) async throws {
@@ -105,7 +107,7 @@ public struct NoteBehavior: ObjectBehavior {
             FieldSpec("body", .text(max: maxBodyBytes), nullable: false),
             FieldSpec("pinned", .bool, nullable: false, sortable: true),
             FieldSpec("related_type", .enumeration(relatedTypes), nullable: false),
-            FieldSpec("related_id", .text(max: 64), nullable: false),
+            FieldSpec("related_id", .identifier, nullable: false),
         ],
         requiredOnCreate: ["body", "related_type", "related_id"], hasOwner: false, nameField: "body", hasTags: false, hasCustomFields: false,
         derive: { r in if r["pinned"] == nil { r["pinned"] = .bool(false) } })
@@ -118,6 +120,7 @@ public struct NoteBehavior: ObjectBehavior {
     }
 
     public var schema: ObjectSchema { NoteBehavior.schema }
+    public var visibilityFollowsParent: Bool { true }
 
     public func translateInput(_ body: [String: JSONValue]) -> [String: JSONValue] {
         var out = body

@@ -11,7 +11,7 @@ public struct LeadBehavior: ObjectBehavior {
         fields: [
             FieldSpec("name", .text(max: 200), nullable: false, sortable: true, searchable: true, lowerColumn: "name_lower"),
             FieldSpec("email", .email, sortable: true, searchable: true),
-            FieldSpec("phone", .phone, searchable: true),
+            FieldSpec("phone", .phone, searchable: true, lowerColumn: "phone_digits"),
             FieldSpec("company_name", .text(max: 200), sortable: true, searchable: true, lowerColumn: "company_name_lower"),
             FieldSpec("title", .text(max: 200)),
             FieldSpec("source", .enumeration(sources), nullable: false),

@@ -19,6 +19,7 @@ public struct ProductBehavior: ObjectBehavior {
         requiredOnCreate: ["name"], hasOwner: false, nameField: "name")
 
     public var schema: ObjectSchema { ProductBehavior.schema }
+    public var uniqueFields: [String] { ["sku"] }
     public init() {}
 
     public func prepare(_ record: inout Record, previous: Record?, body: [String: JSONValue], scope: RecordScope, principal: Principal,

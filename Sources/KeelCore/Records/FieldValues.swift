@@ -72,6 +72,13 @@ public enum FieldValues {
                 return nil
             }
             return .number(Money.format(minor, currency: currency))
+        case .identifier:
+            guard case .string(let s) = value else { return typeError(field, "an id", &v) }
+            guard s.count <= 64, s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+                v.add(field, "not_found", "\(field) does not name an existing record.")
+                return nil
+            }
+            return .string(s)
         case .links:
             guard case .array = value else { return typeError(field, "an array", &v) }
             return value
@@ -129,6 +136,8 @@ public enum FieldValues {
 }
 
 public enum Phone {
+    public static func digits(_ s: String) -> String { s.filter { $0.isASCII && $0.isNumber } }
+
     /// Strips formatting; `+` or `00` with 8–15 digits becomes E.164; other digit strings are kept trimmed;
     /// no digits at all, or more than 15, is not a phone number.
     public static func normalize(_ raw: String) -> String? {

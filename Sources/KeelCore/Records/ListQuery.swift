@@ -35,13 +35,19 @@ enum ListQuery {
                 continue
             }
             if let spec = schema.allFields.first(where: { $0.name == key }), spec.filterable, spec.kind.family != .json {
+                if case .reference(let prefix) = spec.kind, !(value.hasPrefix(prefix.rawValue + "_") && ULID.isValid(value.dropFirst(prefix.rawValue.count + 1))) {
+                    throw APIError.badRequest("\(key) is not a valid \(prefix.rawValue)_ id.", field: key)
+                }
                 out.append(try parser.condition(field: key, op: .eq, value: typed(value, spec.kind.family, key), path: key))
                 continue
             }
             var matched = false
             for (suffix, op) in [("_gte", FilterOp.gte), ("_lte", .lte), ("_after", .gte), ("_before", .lte)] where key.hasSuffix(suffix) {
-                let field = String(key.dropLast(suffix.count))
-                guard let spec = schema.allFields.first(where: { $0.name == field }), spec.filterable else { continue }
+                let base = String(key.dropLast(suffix.count))
+                // `created_after` addresses `created_at`.
+                guard let spec = schema.allFields.first(where: { $0.name == base }) ?? schema.allFields.first(where: { $0.name == base + "_at" }),
+                      spec.filterable else { continue }
+                let field = spec.name
                 let family = spec.kind.family
                 let isDate = family == .date || family == .datetime
                 guard isDate == (suffix == "_after" || suffix == "_before"), family != .text, family != .bool else { continue }

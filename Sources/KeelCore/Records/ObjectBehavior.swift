@@ -29,6 +29,10 @@ public protocol ObjectBehavior: Sendable {
     func listFilter(_ param: String, _ value: String, parser: FilterParser, workspace: Workspace) throws -> FilterNode?
     /// The event a create emits (`activity.logged` for activities).
     var createdEvent: String { get }
+    /// Fields unique among live records of the workspace (checked again on restore).
+    var uniqueFields: [String] { get }
+    /// Visibility follows a parent record, so SQL alone cannot count what a caller may see.
+    var visibilityFollowsParent: Bool { get }
 }
 
 extension ObjectBehavior {
@@ -45,6 +49,8 @@ extension ObjectBehavior {
     public var extraInputKeys: Set<String> { [] }
     public func listFilter(_ param: String, _ value: String, parser: FilterParser, workspace: Workspace) throws -> FilterNode? { nil }
     public var createdEvent: String { "\(schema.type).created" }
+    public var uniqueFields: [String] { [] }
+    public var visibilityFollowsParent: Bool { false }
 
     public func render(_ record: Record, into json: inout [String: JSONValue]) {}
     public func translateInput(_ body: [String: JSONValue]) -> [String: JSONValue] { body }

@@ -15,16 +15,18 @@ public enum FieldKind: Sendable, Equatable {
     case date
     case datetime
     case reference(IDPrefix)
+    /// Any record id (e.g. a note's parent), compared exactly.
+    case identifier
     case address
     /// 0.0–1.0 in JSON (at most 4 decimals), basis points in the database.
     case probability
     /// An array of link objects kept as JSON (validated by the object's behavior).
     case links
 
-    /// Text compared on its lower-case form; ids and enumerations compare exactly.
+    /// Text compared on its lower-case form; ids and enumerations compare exactly, and e-mails and domains are stored lower-cased.
     public var isCaseInsensitive: Bool {
         switch self {
-        case .text, .email, .phone, .url, .domain: true
+        case .text, .phone, .url: true
         default: false
         }
     }
@@ -32,7 +34,7 @@ public enum FieldKind: Sendable, Equatable {
     /// The filter/sort family the kind belongs to.
     public var family: ValueFamily {
         switch self {
-        case .text, .email, .phone, .url, .domain, .enumeration, .reference: .text
+        case .text, .email, .phone, .url, .domain, .enumeration, .reference, .identifier: .text
         case .bool: .bool
         case .integer: .number
         case .probability: .probability

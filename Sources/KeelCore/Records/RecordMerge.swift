@@ -40,7 +40,14 @@ extension RecordService {
             }
             for var s in sources {
                 for f in schema.fields where f.writable && survivor[f.name] == nil {
-                    if let v = s[f.name] { survivor[f.name] = v }
+                    guard let v = s[f.name] else { continue }
+                    // A link to a company that is gone (or hidden) is not worth carrying over.
+                    if case .reference(.company) = f.kind {
+                        let companyScope = RecordScope(schema: CompanyBehavior.schema, workspaceID: p.workspaceID, currency: scope.currency)
+                        guard let target = try await tx.records.get(companyScope, id: v.stringValue ?? ""), target.deletedAt == nil, target.isVisible(to: p)
+                        else { continue }
+                    }
+                    survivor[f.name] = v
                 }
                 survivor.tags = RecordInput.dedupe(survivor.tags + s.tags)
                 for (k, v) in s.customFields where survivor.customFields[k] == nil { survivor.customFields[k] = v }

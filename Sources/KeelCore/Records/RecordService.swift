@@ -89,6 +89,7 @@ public struct RecordService: Sendable {
             let includeDeleted = try ListQuery.bool(params.query["include_deleted"], "include_deleted") ?? false
             if includeDeleted && p.role < .admin { throw APIError.forbidden("include_deleted is for admins.") }
             let text = try ListQuery.text(params.query["q"])
+            try await checkReferenceFilters(params.query, p: p, scope: scope, in: tx)
             let filter: FilterNode? = conditions.isEmpty ? nil : .and(conditions)
             return try await page(p, scope: scope, filter: filter, text: text, sort: sort, page: params.page, includeDeleted: includeDeleted, in: tx)
         }
@@ -133,7 +134,15 @@ public struct RecordService: Sendable {
         var total: Int?
         if page.includeTotal {
             query.after = nil
-            total = try await tx.records.count(scope, query)
+            if behavior.visibilityFollowsParent && p.role < .admin {
+                // Count only what the caller may open (bounded: totals past 10,000 are not worth a full scan).
+                query.limit = 10_000
+                var visibleCount = 0
+                for r in try await tx.records.list(scope, query) where try await behavior.isVisible(r, to: p, scope: scope, in: tx) { visibleCount += 1 }
+                total = visibleCount
+            } else {
+                total = try await tx.records.count(scope, query)
+            }
         }
         // The cursor follows the last row scanned, so rows hidden by a parent's visibility never shift pages.
         var next: String?
@@ -142,6 +151,26 @@ public struct RecordService: Sendable {
                           queryFingerprint: fingerprint).encode(secret: cursors.secret)
         }
         return Page(items: items, nextCursor: next, total: total)
+    }
+
+    /// Ids in query filters must name something in this workspace (an unknown or foreign id is a bad filter, 400).
+    func checkReferenceFilters(_ query: [String: String], p: Principal, scope: RecordScope, in tx: any StoreSession) async throws {
+        for (key, value) in query {
+            guard let spec = schema.field(key), case .reference(let prefix) = spec.kind else { continue }
+            let exists: Bool
+            switch prefix {
+            case .user:
+                exists = try await UserID(value).asyncMap { try await tx.identity.member(p.workspaceID, userID: $0) } != nil
+            case .pipeline:
+                exists = try await tx.pipelines.pipeline(p.workspaceID, id: value) != nil
+            case .stage:
+                exists = try await tx.pipelines.stage(p.workspaceID, id: value) != nil
+            default:
+                guard let target = RecordSchemas.byPrefix[prefix] else { continue }
+                exists = try await tx.records.get(RecordScope(schema: target, workspaceID: p.workspaceID, currency: scope.currency), id: value) != nil
+            }
+            if !exists { throw APIError.badRequest("\(key) does not name a \(prefix.rawValue)_ record of this workspace.", field: key) }
+        }
     }
 
     // MARK: Writes
@@ -282,6 +311,12 @@ public struct RecordService: Sendable {
             guard let deletedAt = record.deletedAt else { return record }
             guard now.timeIntervalSince(deletedAt) <= RecordService.restoreWindow else { throw APIError.notFound(schema.type.capitalized) }
             if record.mergedInto != nil { throw APIError.conflict("A merged record cannot be restored.") }
+            for field in behavior.uniqueFields {
+                guard let value = record.string(field),
+                      let other = try await tx.records.find(scope, field: field, value: value, limit: 2).first(where: { $0.id != record.id }) else { continue }
+                throw APIError.duplicate(field, existingID: other.isVisible(to: p) ? other.id : nil,
+                                         message: "A live \(schema.type) now holds this \(field); change it before restoring.")
+            }
             record.deletedAt = nil
             record.version += 1
             record.updatedAt = now

@@ -156,7 +156,7 @@ public struct FilterParser: Sendable {
                 throw fail("\(path).op", "invalid_operator", "\(op.rawValue) applies to text fields only.")
             }
             guard case .string(let s) = value, !s.isEmpty else { throw fail("\(path).value", "invalid_type", "\(op.rawValue) takes a non-empty string.") }
-            if case .phone? = kind { return .compare(target, op, [.text(s.filter { !" -.()".contains($0) }.lowercased())]) }
+            if case .phone? = kind { return .compare(target, op, [.text(Phone.digits(s))]) }
             return .compare(target, op, [.text(s.lowercased())])
         case .between:
             guard case .array(let items) = value, items.count == 2 else {
@@ -187,8 +187,9 @@ public struct FilterParser: Sendable {
         switch family {
         case .text, .tags:
             guard case .string(let s) = v else { throw fail(path, "invalid_type", "Expected a string.") }
-            if case .phone? = kind { return .text((Phone.normalize(s) ?? s).lowercased()) }
+            if case .phone? = kind { return .text(Phone.digits(Phone.normalize(s) ?? s)) }
             if case .domain? = kind { return .text(Domain.normalize(s) ?? s.lowercased()) }
+            if case .email? = kind { return .text(s.trimmingCharacters(in: .whitespaces).lowercased()) }
             if let kind, !kind.isCaseInsensitive { return .text(s) }
             return .text(s.lowercased())
         case .number:
@@ -273,6 +274,7 @@ public struct FilterParser: Sendable {
         let name = descending ? String(raw.dropFirst()) : raw
         if name.hasPrefix("custom_fields.") {
             let (t, _) = try target(name, path: path)
+            if case .custom(_, .multiSelect) = t { throw fail(path, "invalid_sort", "Cannot sort by a multi_select field.") }
             return SortKey(target: t, descending: descending, nullable: true)
         }
         let resolved = name == "name" ? schema.nameField : name

@@ -59,7 +59,7 @@ public struct TaskBehavior: ObjectBehavior {
             FieldSpec("due_at", .datetime, sortable: true),
             FieldSpec("assignee_id", .reference(.user)),
             FieldSpec("related_type", .enumeration(NoteBehavior.relatedTypes)),
-            FieldSpec("related_id", .text(max: 64)),
+            FieldSpec("related_id", .identifier),
             FieldSpec("completed_at", .datetime, writable: false, sortable: true),
         ],
         requiredOnCreate: ["title"], hasOwner: false, nameField: "title", hasTags: false, hasCustomFields: false)
@@ -70,6 +70,7 @@ public struct TaskBehavior: ObjectBehavior {
     }
 
     public var schema: ObjectSchema { TaskBehavior.schema }
+    public var visibilityFollowsParent: Bool { true }
     public func translateInput(_ body: [String: JSONValue]) -> [String: JSONValue] { RelatedParent.translate(body) }
 
     public func render(_ record: Record, into json: inout [String: JSONValue]) {
@@ -162,6 +163,7 @@ public struct ActivityBehavior: ObjectBehavior {
     }
 
     public var schema: ObjectSchema { ActivityBehavior.schema }
+    public var visibilityFollowsParent: Bool { true }
 
     func links(_ record: Record) -> [(String, String)] {
         guard case .array(let items)? = record["related_to"] else { return [] }

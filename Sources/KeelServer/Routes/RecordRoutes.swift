@@ -75,6 +75,8 @@ struct RecordRoutes {
             return try await one(req, try await service.get(try req.caller(), id: try id(req), includeDeleted: includeDeleted))
         }
         r.patch("\(basePath)/{id}", write) { req in
+            // The path id is checked before the body (404 comes before 415/400/422).
+            _ = try await service.get(try req.caller(), id: try id(req))
             let record = try await service.update(try req.caller(), id: try id(req), body: try req.jsonObject(), ifMatch: try req.ifMatch(), meta: req.meta)
             return try await one(req, record)
         }
@@ -95,6 +97,7 @@ struct RecordRoutes {
 
     func registerMerge(on r: APIRouter, linkers: [any MergeLinker]) {
         r.post("\(basePath)/{id}/merge", Access.write(resource)) { req in
+            _ = try await service.get(try req.caller(), id: try id(req))
             let body = try req.decode(MergeBody.self)
             let record = try await service.merge(try req.caller(), survivorID: try id(req), sourceIDs: body.source_ids, linkers: linkers, meta: req.meta)
             return try await one(req, record)

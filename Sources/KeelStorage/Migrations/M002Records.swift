@@ -4,7 +4,7 @@ let m002Records = Migration(version: 2, name: "contacts_companies_notes", statem
         workspace_id TEXT NOT NULL, id TEXT NOT NULL,
         first_name TEXT, first_name_lower TEXT, last_name TEXT, last_name_lower TEXT,
         display_name TEXT NOT NULL, display_name_lower TEXT NOT NULL,
-        email TEXT, phone TEXT, title TEXT, title_lower TEXT, company_id TEXT, owner_id TEXT, visibility TEXT NOT NULL,
+        email TEXT, phone TEXT, phone_digits TEXT, title TEXT, title_lower TEXT, company_id TEXT, owner_id TEXT, visibility TEXT NOT NULL,
         lifecycle_stage TEXT, source TEXT, source_lower TEXT, address TEXT, email_opt_out BIGINT NOT NULL DEFAULT 0, last_activity_at BIGINT,
         tags TEXT NOT NULL DEFAULT '[]', custom_fields TEXT NOT NULL DEFAULT '{}',
         created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, created_by TEXT, version BIGINT NOT NULL, deleted_at BIGINT, merged_into TEXT,
@@ -14,7 +14,7 @@ let m002Records = Migration(version: 2, name: "contacts_companies_notes", statem
     "CREATE INDEX contacts_updated ON contacts (workspace_id, updated_at, id) WHERE deleted_at IS NULL",
     "CREATE INDEX contacts_name ON contacts (workspace_id, display_name_lower, id) WHERE deleted_at IS NULL",
     "CREATE UNIQUE INDEX contacts_email ON contacts (workspace_id, email) WHERE deleted_at IS NULL AND email IS NOT NULL",
-    "CREATE INDEX contacts_phone ON contacts (workspace_id, phone) WHERE deleted_at IS NULL",
+    "CREATE INDEX contacts_phone ON contacts (workspace_id, phone_digits) WHERE deleted_at IS NULL",
     "CREATE INDEX contacts_owner ON contacts (workspace_id, owner_id, created_at, id) WHERE deleted_at IS NULL",
     "CREATE INDEX contacts_company ON contacts (workspace_id, company_id, created_at, id) WHERE deleted_at IS NULL",
     "CREATE INDEX contacts_lifecycle ON contacts (workspace_id, lifecycle_stage, created_at, id) WHERE deleted_at IS NULL",
@@ -23,7 +23,7 @@ let m002Records = Migration(version: 2, name: "contacts_companies_notes", statem
     """
     CREATE TABLE companies (
         workspace_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_lower TEXT NOT NULL, domain TEXT, industry TEXT, industry_lower TEXT,
-        size TEXT, phone TEXT, website TEXT, address TEXT, owner_id TEXT, visibility TEXT NOT NULL, annual_revenue BIGINT, last_activity_at BIGINT,
+        size TEXT, phone TEXT, phone_digits TEXT, website TEXT, address TEXT, owner_id TEXT, visibility TEXT NOT NULL, annual_revenue BIGINT, last_activity_at BIGINT,
         tags TEXT NOT NULL DEFAULT '[]', custom_fields TEXT NOT NULL DEFAULT '{}',
         created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, created_by TEXT, version BIGINT NOT NULL, deleted_at BIGINT, merged_into TEXT,
         PRIMARY KEY (workspace_id, id))

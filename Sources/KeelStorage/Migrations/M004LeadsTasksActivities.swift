@@ -1,7 +1,7 @@
 let m004LeadsTasksActivities = Migration(version: 4, name: "leads_tasks_activities", statements: [
     """
     CREATE TABLE leads (
-        workspace_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_lower TEXT NOT NULL, email TEXT, phone TEXT,
+        workspace_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, name_lower TEXT NOT NULL, email TEXT, phone TEXT, phone_digits TEXT,
         company_name TEXT, company_name_lower TEXT, title TEXT, source TEXT NOT NULL, status TEXT NOT NULL, owner_id TEXT, visibility TEXT NOT NULL,
         value BIGINT, converted_contact_id TEXT, converted_company_id TEXT, converted_deal_id TEXT, converted_at BIGINT, last_activity_at BIGINT,
         tags TEXT NOT NULL DEFAULT '[]', custom_fields TEXT NOT NULL DEFAULT '{}',

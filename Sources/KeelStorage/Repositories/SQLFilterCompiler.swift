@@ -13,11 +13,13 @@ struct SQLFilterCompiler {
     /// The SQL expression a target compares on, and how its binds must be typed.
     func expression(_ target: FilterTarget) -> (sql: String, bind: BindKind) {
         switch target {
-        case .column(_, let column, let lower, let family, _):
+        case .column(_, let column, let lower, let family, let ci):
             switch family {
             case .bool: return (col(column), .boolAsInt)
             case .number, .money, .probability, .datetime: return (col(column), .native)
-            default: return (col(lower ?? column), .native)
+            default:
+                if let lower { return (col(lower), .native) }
+                return (ci ? "lower(\(col(column)))" : col(column), .native)
             }
         case .custom(let key, let type):
             let text = dialect == .sqlite ? "json_extract(\(col("custom_fields")), '$.\"\(key)\"')" : "(\(col("custom_fields"))::jsonb ->> '\(key)')"
@@ -73,7 +75,8 @@ struct SQLFilterCompiler {
         case .always(let b): return b ? "1 = 1" : "1 = 0"
         case .and(let items): return "(" + items.map(compile).joined(separator: " AND ") + ")"
         case .or(let items): return "(" + items.map(compile).joined(separator: " OR ") + ")"
-        case .not(let inner): return "NOT (" + compile(inner) + ")"
+        // NULL comparisons are unknown in SQL; COALESCE makes `not` the exact complement.
+        case .not(let inner): return "NOT COALESCE((" + compile(inner) + "), 1 = 0)"
         case .isNull(let target, let isNull):
             if case .tags = target { return isNull ? "NOT " + tagExists(nil) : tagExists(nil) }
             if case .custom(let key, .multiSelect) = target {
@@ -168,10 +171,11 @@ struct SQLFilterCompiler {
 
     func textSearch(_ text: String) -> SQLQueryString {
         let pattern = "%" + SQLFilterCompiler.likeEscape(text) + "%"
-        let digits = text.filter { !" -.()".contains($0) }
-        let parts: [SQLQueryString] = scope.schema.fields.filter(\.searchable).map { f in
+        let digits = Phone.digits(text)
+        let parts: [SQLQueryString] = scope.schema.fields.filter(\.searchable).compactMap { f in
             let column = col(f.lowerColumn ?? f.column)
             if case .phone = f.kind {
+                guard digits.count >= 2 else { return nil }
                 return "\(unsafeRaw: column) LIKE \(bind: "%" + SQLFilterCompiler.likeEscape(digits) + "%") ESCAPE '\\'"
             }
             return "\(unsafeRaw: column) LIKE \(bind: pattern) ESCAPE '\\'"

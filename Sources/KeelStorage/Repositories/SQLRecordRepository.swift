@@ -42,7 +42,12 @@ struct SQLRecordRepository: RecordRepository {
             out = [(spec.column, .text(v?.stringValue))]
         }
         if let lower = spec.lowerColumn {
-            out.append((lower, .text(v?.stringValue?.lowercased())))
+            if case .phone = spec.kind {
+                // Phones match on their digits, whatever formatting was stored.
+                out.append((lower, .text(v?.stringValue.map { Phone.digits($0) })))
+            } else {
+                out.append((lower, .text(v?.stringValue?.lowercased())))
+            }
         }
         return out
     }
@@ -159,7 +164,8 @@ struct SQLRecordRepository: RecordRepository {
         guard let spec = scope.schema.field(field) else { return [] }
         // Case-insensitive fields match on their lower-case shadow column.
         let column = spec.lowerColumn ?? spec.column
-        let needle = spec.lowerColumn == nil ? value : value.lowercased()
+        var needle = spec.lowerColumn == nil ? value : value.lowercased()
+        if case .phone = spec.kind { needle = Phone.digits(value) }
         return try await db.raw("""
             SELECT * FROM \(unsafeRaw: scope.schema.table) WHERE workspace_id = \(bind: scope.workspaceID.rawValue)
             AND \(unsafeRaw: column) = \(bind: needle) AND deleted_at IS NULL ORDER BY id LIMIT \(bind: Int64(limit))
