@@ -15,6 +15,7 @@ import os
 import platform
 
 ERROR_FLAG = 0.01  # a scenario with more than 1% errors is flagged (and misses its targets)
+BUSY_LOAD = 1.5    # a 1-minute load average above this many times nproc before the runs: the machine was busy
 
 LIST_SCENARIOS = ["contact_list", "contact_list_page2", "contact_search"]
 
@@ -231,6 +232,11 @@ def render_md(meta, machine, rows, dbs, targets, scen_desc):
         L.append(md_table(header, body) + "\n")
         L.append(f"- peak RSS (VmHWM at the end): {fmt_mb(info.get('peak_rss_mb'))}; VmRSS sampled every 0.5 s during the runs: "
                  f"max {fmt_mb(info.get('rss_sampled_max_mb'))}, mean {fmt_mb(info.get('rss_sampled_mean_mb'))}")
+        lb, la = info.get("loadavg_before_runs"), info.get("loadavg_after_runs")
+        if lb:
+            L.append(f"- load average (1, 5, 15 min) before the runs {lb}, after {la}"
+                     + (f" — ⚠ the machine was busy with other work ({lb[0]} on {machine['nproc']} CPUs before the runs): "
+                        "treat absolute figures with suspicion" if lb[0] > BUSY_LOAD * (machine["nproc"] or 1) else ""))
         L.append(f"- server log (level warning): {info.get('server_log_lines', '?')} lines, "
                  f"{info.get('server_error_lines', '?')} at error/critical level"
                  + (" — the server DIED during the run; later scenarios are missing" if info.get("server_died") else ""))

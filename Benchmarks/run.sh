@@ -272,7 +272,9 @@ run_db() {
         --kinds "$kinds" >"$work/prepare.json" || die "fetching sample data through the API failed"
     log "sample data: $(cat "$work/prepare.json")"
 
-    local server_died=0
+    local server_died=0 load_before
+    load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+    log "load average before the runs: $load_before ($(nproc) CPUs)"
     for i in "${!SCEN_NAMES[@]}"; do
         name="${SCEN_NAMES[$i]}"
         req="${SCEN_REQUIRES[$i]}"
@@ -303,10 +305,10 @@ run_db() {
         warn "the server logged $problems error/critical lines; the first ones:"
         grep -E "$SERVER_LOG_PROBLEM_RE" "$work/server.log" | head -n 5 | cut -c1-400 | sed 's/^/    /' >&2
     fi
-    python3 - "$work" "$db" "$seed_s" "$seed_out" "${hwm:-0}" "${problems:-0}" "$server_died" "$SEED" \
-        >"$RUN_TMP/db-$db.json" <<'EOF'
+    python3 - "$work" "$db" "$seed_s" "$seed_out" "${hwm:-0}" "${problems:-0}" "$server_died" "$SEED" "$load_before" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)" >"$RUN_TMP/db-$db.json" <<'EOF'
 import json, os, re, sys
-work, db, seed_s, seed_out, hwm, problems, died, seeded = sys.argv[1:9]
+work, db, seed_s, seed_out, hwm, problems, died, seeded, load_before, load_after = sys.argv[1:11]
 samples = []
 if os.path.exists(f"{work}/rss.samples"):
     for line in open(f"{work}/rss.samples"):
@@ -333,6 +335,8 @@ print(json.dumps({
     "server_log_lines": len(lines),
     "server_log_samples": lines[:3],
     "server_died": died == "1",
+    "loadavg_before_runs": [float(x) for x in load_before.split()],
+    "loadavg_after_runs": [float(x) for x in load_after.split()],
 }))
 EOF
     if [ "$db" = postgres ]; then pg_stop; fi
