@@ -88,6 +88,7 @@ public struct CustomFieldService: Sendable {
                 throw APIError.duplicate("key", existingID: existing.id.rawValue, message: "A \(objectType) custom field with this key exists.")
             }
             try await tx.customFields.insert(def)
+            ContextCache.shared.invalidate(p.workspaceID)
             try await tx.audit.append(AuditEntry(workspaceID: p.workspaceID, actor: p.actor, action: "custom_field.created", objectType: "custom_field",
                                                  objectID: def.id.rawValue, changes: .object(["key": .string(key), "type": .string(type.rawValue)]),
                                                  requestID: meta.requestID, ip: meta.ip, createdAt: now))
@@ -116,6 +117,7 @@ public struct CustomFieldService: Sendable {
             def.version += 1
             def.updatedAt = now
             try await tx.customFields.update(def)
+            ContextCache.shared.invalidate(p.workspaceID)
             try await tx.audit.append(AuditEntry(workspaceID: p.workspaceID, actor: p.actor, action: "custom_field.updated", objectType: "custom_field",
                                                  objectID: def.id.rawValue, requestID: meta.requestID, ip: meta.ip, createdAt: now))
             return def
@@ -133,6 +135,7 @@ public struct CustomFieldService: Sendable {
             def.version += 1
             def.updatedAt = now
             try await tx.customFields.update(def)
+            ContextCache.shared.invalidate(p.workspaceID)
             var removed = 0
             if let table = tables[def.objectType] { removed = try await tx.customFields.removeValues(p.workspaceID, table: table, key: def.key) }
             try await tx.audit.append(AuditEntry(workspaceID: p.workspaceID, actor: p.actor, action: "custom_field.deleted", objectType: "custom_field",

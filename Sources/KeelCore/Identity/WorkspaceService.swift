@@ -93,6 +93,7 @@ public struct WorkspaceService: Sendable {
             ws.version += 1
             ws.updatedAt = now
             try await tx.identity.updateWorkspace(ws)
+            ContextCache.shared.invalidate(ws.id)
             try await tx.audit.append(AuditEntry(workspaceID: ws.id, actor: p.actor, action: "workspace.updated", objectType: "workspace",
                                                  objectID: ws.id.rawValue, changes: .object(changes), requestID: meta.requestID,
                                                  ip: meta.ip, createdAt: now))

@@ -147,6 +147,8 @@ public protocol PipelineRepository: Sendable {
     func moves(_ ws: WorkspaceID, dealID: String, before: (Date, String)?, limit: Int) async throws -> [StageMove]
     /// Ids of live deals in a stage (for bulk moves when a stage or pipeline goes away).
     func dealIDs(_ ws: WorkspaceID, stageID: StageID) async throws -> [String]
+    /// Deals that follow their stage's probability take its new value (derived: no version bump).
+    func syncDealProbability(_ ws: WorkspaceID, stageID: StageID, probability: Int64) async throws
     /// Average seconds deals spent in a stage before leaving it (from stage history).
     func averageSecondsInStage(_ ws: WorkspaceID, stageID: StageID) async throws -> Double?
     /// Average value (major units) of live open deals in a pipeline.

@@ -34,6 +34,9 @@ extension PipelineService {
                 s.version = old.version + 1
                 s.updatedAt = now
                 try await tx.pipelines.updateStage(s)
+                if old.probability != s.probability {
+                    try await tx.pipelines.syncDealProbability(s.workspaceID, stageID: s.id, probability: s.probability)
+                }
             } else {
                 try await tx.pipelines.insertStage(s)
             }
@@ -150,14 +153,15 @@ extension PipelineService {
                 throw APIError.conflict("The last \(stage.type.rawValue) stage of a pipeline cannot be deleted.")
             }
             let dealIDs = try await tx.pipelines.dealIDs(p.workspaceID, stageID: stage.id)
+            var target: Stage?
             if !dealIDs.isEmpty {
                 guard let moveDealsTo else {
                     throw APIError.conflict("\(dealIDs.count) deals are in this stage; pass move_deals_to=stg_... to move them.")
                 }
-                guard let target = remaining.first(where: { $0.id.rawValue == moveDealsTo }) else {
+                guard remaining.contains(where: { $0.id.rawValue == moveDealsTo }) else {
                     throw APIError.badRequest("move_deals_to must be another stage of this pipeline.", field: "move_deals_to")
                 }
-                for id in dealIDs { try await relocate(p, dealID: id, to: target, pipeline: pipe, at: now, in: tx) }
+                target = remaining.first { $0.id.rawValue == moveDealsTo }
             }
             stage.deletedAt = now
             stage.version += 1
@@ -169,6 +173,10 @@ extension PipelineService {
                 return s
             })
             try await saveStages(remaining, after, at: now, in: tx)
+            // Deals move after renumbering, so they take the target stage's new probability.
+            if let target, let renumbered = after.first(where: { $0.id == target.id }) {
+                for id in dealIDs { try await relocate(p, dealID: id, to: renumbered, pipeline: pipe, at: now, in: tx) }
+            }
             _ = try await stageChanged(p, pipe, action: "stage.deleted", stageID: stageID, at: now, meta: meta, in: tx)
         }
     }

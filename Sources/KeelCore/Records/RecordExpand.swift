@@ -21,7 +21,7 @@ extension RecordService {
         }
         return try await store.read { tx in
             var rendered = base
-            let (scope, _, _) = try await context(p, in: tx)
+            let (scope, _, _) = try await readContext(p, in: tx)
             for name in names {
                 guard let spec = allowed[name] else { continue }
                 if case .links = spec.kind {

@@ -55,6 +55,17 @@ public struct RecordService: Sendable {
         return (RecordScope(schema: schema, workspaceID: p.workspaceID, currency: ws.defaultCurrency), defs, ws)
     }
 
+    /// The same for read paths, through the short-lived cache.
+    func readContext(_ p: Principal, in tx: any StoreSession) async throws -> (RecordScope, [CustomFieldDefinition], Workspace) {
+        let now = clock.now()
+        if let (ws, defs) = ContextCache.shared.get(p.workspaceID, objectType: schema.type, now: now), let defs {
+            return (RecordScope(schema: schema, workspaceID: p.workspaceID, currency: ws.defaultCurrency), defs, ws)
+        }
+        let fresh = try await context(p, in: tx)
+        ContextCache.shared.put(fresh.2, objectType: schema.type, definitions: fresh.1, now: now)
+        return fresh
+    }
+
     public func render(_ r: Record) -> JSONValue { .object(RecordJSON.render(r, behavior: behavior)) }
 
     // MARK: Reads
@@ -71,7 +82,7 @@ public struct RecordService: Sendable {
     public func get(_ p: Principal, id: String, includeDeleted: Bool = false) async throws -> Record {
         try p.require(readScope)
         return try await store.read { tx in
-            let (scope, _, _) = try await context(p, in: tx)
+            let (scope, _, _) = try await readContext(p, in: tx)
             let r = try await visible(p, id: id, scope: scope, in: tx, allowDeleted: includeDeleted && p.role >= .admin)
             return try await behavior.decorate([r], scope: scope, at: clock.now(), in: tx).first ?? r
         }
@@ -80,7 +91,7 @@ public struct RecordService: Sendable {
     public func list(_ p: Principal, params: RecordListParams, extraFilter: FilterNode? = nil) async throws -> Page<Record> {
         try p.require(readScope)
         return try await store.read { tx in
-            let (scope, defs, ws) = try await context(p, in: tx)
+            let (scope, defs, ws) = try await readContext(p, in: tx)
             let parser = FilterParser(schema: schema, customFields: defs, timezone: TimeZone(identifier: ws.timezone) ?? .gmt, now: clock.now(),
                                       currency: ws.defaultCurrency, errorKind: .badRequest)
             var conditions: [FilterNode] = extraFilter.map { [$0] } ?? []
@@ -98,7 +109,7 @@ public struct RecordService: Sendable {
     public func search(_ p: Principal, body: SearchBody) async throws -> Page<Record> {
         try p.require(readScope)
         return try await store.read { tx in
-            let (scope, defs, ws) = try await context(p, in: tx)
+            let (scope, defs, ws) = try await readContext(p, in: tx)
             let parser = FilterParser(schema: schema, customFields: defs, timezone: TimeZone(identifier: ws.timezone) ?? .gmt, now: clock.now(),
                                       currency: ws.defaultCurrency)
             let filter = try body.filter.map { try parser.parse($0) }
@@ -341,7 +352,7 @@ public struct RecordService: Sendable {
         let fingerprint = "history|\(schema.type)|\(id)"
         let before = try cursors.decode(page, fingerprint: fingerprint).flatMap(TimelineCursor.decode)
         let rows = try await store.read { tx in
-            let (scope, _, _) = try await context(p, in: tx)
+            let (scope, _, _) = try await readContext(p, in: tx)
             _ = try await visible(p, id: id, scope: scope, in: tx)
             return try await tx.history.list(p.workspaceID, objectType: schema.type, objectID: id, before: before, limit: page.limit + 1)
         }
@@ -354,7 +365,7 @@ public struct RecordService: Sendable {
         let before = try cursors.decode(page, fingerprint: fingerprint).flatMap(TimelineCursor.decode)
         let limit = page.limit + 1
         let items = try await store.read { tx -> [TimelineItem] in
-            let (scope, _, _) = try await context(p, in: tx)
+            let (scope, _, _) = try await readContext(p, in: tx)
             _ = try await visible(p, id: id, scope: scope, in: tx)
             var items = try await tx.history.list(p.workspaceID, objectType: schema.type, objectID: id, before: before, limit: limit)
                 .map(TimelineItem.init(change:))

@@ -113,6 +113,13 @@ struct SQLPipelineRepository: PipelineRepository {
             .first()?.int("n") ?? 0
     }
 
+    func syncDealProbability(_ ws: WorkspaceID, stageID: StageID, probability: Int64) async throws {
+        try await db.raw("""
+            UPDATE deals SET probability = \(bind: probability)
+            WHERE workspace_id = \(bind: ws.rawValue) AND stage_id = \(bind: stageID.rawValue) AND probability_overridden = 0
+            """).run()
+    }
+
     func dealIDs(_ ws: WorkspaceID, stageID: StageID) async throws -> [String] {
         try await db.raw("SELECT id FROM deals WHERE workspace_id = \(bind: ws.rawValue) AND stage_id = \(bind: stageID.rawValue) AND deleted_at IS NULL ORDER BY id")
             .all().map { try $0.string("id") }
