@@ -103,30 +103,28 @@ final class DealsTests: XCTestCase {
         try await withApp { api, _ in
             let t = try await api.signup().accessToken
             let sales = try await C.defaultPipeline(api, t)
-            let rule = try await api.patch("/api/v1/pipelines/\(sales.id)/stages/\(sales.stage("Qualified"))", token: t,
+            // Proposal may not be skipped.
+            let rule = try await api.patch("/api/v1/pipelines/\(sales.id)/stages/\(sales.stage("Proposal"))", token: t,
                                            json: ["rules": ["disallow_skip": true]])
             XCTAssertEqual(rule.code, 200, rule.text)
             XCTAssertEqual((rule.data["rules"] as? [String: Any])?["disallow_skip"] as? Bool, true)
             let id = try await C.dealID(api, t, ["name": "D", "stage_id": sales.stage("Lead In")])
-            let skip = try await C.move(api, t, id, to: sales.stage("Proposal"))
+            let skip = try await C.move(api, t, id, to: sales.stage("Negotiation"))
             R.assertError(skip, 422, "invalid_transition", field: "stage_id")
-            XCTAssertTrue(skip.text.contains("Qualified"), skip.text)
-            let skipByPatch = try await api.patch("/api/v1/deals/\(id)", token: t, json: ["stage_id": sales.stage("Negotiation")])
-            R.assertError(skipByPatch, 422, "invalid_transition")
+            XCTAssertTrue(skip.text.contains("Proposal"), skip.text)
             let unchanged = try await R.get(api, t, "deals", id)
             XCTAssertEqual(unchanged["stage_id"] as? String, sales.stage("Lead In"))
             XCTAssertEqual(R.int(unchanged["version"]), 1)
-            // Winning or losing skips freely.
-            let won = try await C.move(api, t, id, to: sales.stage("Won"))
-            XCTAssertEqual(won.code, 200, won.text)
-            // From Lead In → Qualified → Negotiation (skips only Proposal, which is unprotected).
-            let d2 = try await C.dealID(api, t, ["name": "D2", "stage_id": sales.stage("Lead In")])
-            C.expect(try await C.move(api, t, d2, to: sales.stage("Qualified")), 200)
-            C.expect(try await C.move(api, t, d2, to: sales.stage("Negotiation")), 200)
-            // Backward moves are not skips.
-            C.expect(try await C.move(api, t, d2, to: sales.stage("Lead In")), 200)
-            let lost = try await C.dealID(api, t, ["name": "D3", "stage_id": sales.stage("Lead In")])
-            C.expect(try await C.move(api, t, lost, to: sales.stage("Lost")), 200)
+            // Skipping only unprotected stages (Qualified) into the protected one is fine.
+            C.expect(try await C.move(api, t, id, to: sales.stage("Proposal")), 200)
+            let d2 = try await C.dealID(api, t, ["name": "D2", "stage_id": sales.stage("Qualified")])
+            R.assertError(try await api.patch("/api/v1/deals/\(d2)", token: t, json: ["stage_id": sales.stage("Negotiation")]), 422, "invalid_transition")
+            // Winning or losing skips freely; backward moves are not skips.
+            C.expect(try await C.move(api, t, d2, to: sales.stage("Won")), 200)
+            let d3 = try await C.dealID(api, t, ["name": "D3", "stage_id": sales.stage("Lead In")])
+            C.expect(try await C.move(api, t, d3, to: sales.stage("Lost")), 200)
+            let d4 = try await C.dealID(api, t, ["name": "D4", "stage_id": sales.stage("Negotiation")])
+            C.expect(try await C.move(api, t, d4, to: sales.stage("Lead In")), 200)
         }
     }
 

@@ -86,8 +86,11 @@ public enum ULID {
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<6 { bytes[i] = UInt8((millis >> UInt64(8 * (5 - i))) & 0xFF) }
+        // Two draws give the 80 random bits (one getrandom call per draw).
         var rng = SystemRandomNumberGenerator()
-        for i in 6..<16 { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        let a = rng.next(), b = rng.next()
+        for i in 0..<8 { bytes[6 + i] = UInt8(truncatingIfNeeded: a >> UInt64(8 * i)) }
+        for i in 0..<2 { bytes[14 + i] = UInt8(truncatingIfNeeded: b >> UInt64(8 * i)) }
         return encode(bytes)
     }
 

@@ -5,8 +5,13 @@ import Foundation
 public enum SecureToken {
     public static func random(bytes count: Int = 32) -> String {
         var rng = SystemRandomNumberGenerator()
-        let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        return base64URL(Data(bytes))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count + 8)
+        while bytes.count < count {
+            let word = rng.next()
+            for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: word >> UInt64(8 * i))) }
+        }
+        return base64URL(Data(bytes.prefix(count)))
     }
 
     /// Tokens are high-entropy, so a fast hash is enough (and keeps per-request checks cheap).

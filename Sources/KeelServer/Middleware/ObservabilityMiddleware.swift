@@ -33,13 +33,14 @@ struct ObservabilityMiddleware: RouterMiddleware {
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
         metrics.record(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
+        let level: Logger.Level = response.status.code >= 500 ? .error : .info
+        guard context.logger.logLevel <= level else { return response }
         let millis = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         var meta: Logger.Metadata = [
             "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(response.status.code),
             "duration_ms": .string(String(format: "%.2f", millis)),
         ]
         if let ws = context.scratch.workspaceID { meta["workspace_id"] = .string(ws) }
-        let level: Logger.Level = response.status.code >= 500 ? .error : .info
         context.logger.log(level: level, "request", metadata: meta)
         return response
     }
