@@ -133,9 +133,11 @@ TS="$(date -u +%Y%m%d-%H%M%S)"
 RESULTS_DIR="$BENCH/results"
 mkdir -p "$RESULTS_DIR"
 
+SEED_PID=""
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [ -n "$SEED_PID" ]; then kill "$SEED_PID" 2>/dev/null || true; wait "$SEED_PID" 2>/dev/null || true; fi
     server_stop
     pg_stop
     if [ "$KEEP" -eq 1 ]; then
@@ -250,8 +252,17 @@ run_db() {
     if [ "$SEED" -eq 1 ]; then
         section "$db: seed-demo ${SEED_FLAGS[*]} --seed 42"
         t0="$(now_s)"
-        "$KEEL_BIN" seed-demo --database-url "$url" "${SEED_FLAGS[@]}" --seed 42 >"$work/seed.log" 2>&1 \
-            || { tail -n 20 "$work/seed.log" >&2; die "keel seed-demo failed"; }
+        "$KEEL_BIN" seed-demo --database-url "$url" "${SEED_FLAGS[@]}" --seed 42 >"$work/seed.log" 2>&1 &
+        SEED_PID=$!
+        local ticks=0 seed_rc=0
+        while kill -0 "$SEED_PID" 2>/dev/null; do
+            sleep 1
+            ticks=$((ticks + 1))
+            if [ $((ticks % 30)) -eq 0 ]; then log "  seeding for ${ticks} s: $(tail -n 1 "$work/seed.log" 2>/dev/null | cut -c1-120)"; fi
+        done
+        wait "$SEED_PID" || seed_rc=$?
+        SEED_PID=""
+        [ "$seed_rc" -eq 0 ] || { tail -n 20 "$work/seed.log" >&2; die "keel seed-demo failed (exit $seed_rc)"; }
         seed_s="$(elapsed_s "$t0" "$(now_s)")"
         seed_out="$(grep -v '^[[:space:]]*$' "$work/seed.log" | tail -n 1)"
         log "seeded in $seed_s s: $seed_out"

@@ -156,3 +156,24 @@ final class NormalizeTests: XCTestCase {
         XCTAssertNotNil(o["a"])
     }
 }
+
+final class FastJSONTests: XCTestCase {
+    func testRoundTripKeepsNumbersAndEscapes() throws {
+        let text = #"{"a":[1,2.50,-3e2,true,false,null],"b":"x\"y\\z\n\u00e9\ud83d\ude00/","c":{}}"#
+        let v = try XCTUnwrap(JSONValue.parse(text))
+        guard case .object(let o) = v, case .array(let a)? = o["a"] else { return XCTFail("shape") }
+        XCTAssertEqual(a[1], .number("2.50"))
+        XCTAssertEqual(a[2], .number("-3e2"))
+        XCTAssertEqual(o["b"], .string("x\"y\\z\né😀/"))
+        let again = try XCTUnwrap(JSONValue.parse(v.jsonString()))
+        XCTAssertEqual(again, v)
+        // What FastJSON writes is valid JSON for Foundation too.
+        XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(v.jsonString().utf8)))
+    }
+
+    func testRejectsMalformedText() {
+        for bad in ["{", "[1,]", "{\"a\" 1}", "\"unterminated", "tru", "{\"a\":1} x"] {
+            XCTAssertNil(JSONValue.parse(bad), bad)
+        }
+    }
+}

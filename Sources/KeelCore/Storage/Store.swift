@@ -96,6 +96,9 @@ public protocol AuditRepository: Sendable {
 public protocol OutboxRepository: Sendable {
     func append(_ event: OutboxEvent) async throws
     func count(_ workspaceID: WorkspaceID) async throws -> Int
+    /// Newest first by id (ids are time-sortable).
+    func list(_ workspaceID: WorkspaceID, filter: EventFilter, beforeID: String?, limit: Int) async throws -> [OutboxEvent]
+    func get(_ workspaceID: WorkspaceID, id: EventID) async throws -> OutboxEvent?
 }
 
 public protocol MailRepository: Sendable {

@@ -130,19 +130,32 @@ struct APIRequest: Sendable {
     }
 
     func encode<T: Encodable>(_ value: T) throws -> Data {
-        let data = try KeelJSON.encoder.encode(value)
-        guard let fields = try fieldsFilter() else { return data }
-        guard case .object(var root)? = try? KeelJSON.decoder.decode(JSONValue.self, from: data) else { return data }
-        func trim(_ v: JSONValue) -> JSONValue {
-            guard case .object(let o) = v else { return v }
-            return .object(o.filter { fields.contains($0.key) })
+        let fields = try fieldsFilter()
+        // Record responses are JSONValue trees: write them directly (JSONEncoder over the enum is the slow path).
+        var root: JSONValue?
+        if let env = value as? Envelope<JSONValue> {
+            root = .object(["data": env.data])
+        } else if let list = value as? ListEnvelope<JSONValue> {
+            var o: [String: JSONValue] = ["data": .array(list.data), "has_more": .bool(list.has_more),
+                                          "next_cursor": list.next_cursor.map(JSONValue.string) ?? .null]
+            if let total = list.total { o["total"] = .number(String(total)) }
+            root = .object(o)
+        } else if fields != nil {
+            root = try? KeelJSON.decoder.decode(JSONValue.self, from: try KeelJSON.encoder.encode(value))
         }
-        if case .array(let items)? = root["data"] {
-            root["data"] = .array(items.map(trim))
-        } else if let d = root["data"] {
-            root["data"] = trim(d)
+        guard case .object(var o)? = root else { return try KeelJSON.encoder.encode(value) }
+        if let fields {
+            func trim(_ v: JSONValue) -> JSONValue {
+                guard case .object(let inner) = v else { return v }
+                return .object(inner.filter { fields.contains($0.key) })
+            }
+            if case .array(let items)? = o["data"] {
+                o["data"] = .array(items.map(trim))
+            } else if let d = o["data"] {
+                o["data"] = trim(d)
+            }
         }
-        return try KeelJSON.encoder.encode(JSONValue.object(root))
+        return Data(FastJSON.encode(.object(o)))
     }
 
     func ok<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, version: Int? = nil, location: String? = nil) throws -> Reply {

@@ -71,6 +71,33 @@ struct SQLOutboxRepository: OutboxRepository {
     func count(_ workspaceID: WorkspaceID) async throws -> Int {
         try await db.raw("SELECT COUNT(*) AS n FROM outbox_events WHERE workspace_id = \(bind: workspaceID.rawValue)").first()?.int("n") ?? 0
     }
+
+    func decode(_ r: any SQLRow) throws -> OutboxEvent {
+        OutboxEvent(id: try r.id("id"), workspaceID: try r.id("workspace_id"), type: try r.string("type"), occurredAt: try r.date("occurred_at"),
+                    actor: ActorRef(type: ActorRef.Kind(rawValue: try r.string("actor_type")) ?? .system, id: try r.optionalString("actor_id")),
+                    objectType: try r.string("object_type"), objectID: try r.string("object_id"),
+                    payload: JSONValue.parse(try r.string("payload")) ?? .null, causationDepth: try r.int("causation_depth"))
+    }
+
+    func list(_ workspaceID: WorkspaceID, filter: EventFilter, beforeID: String?, limit: Int) async throws -> [OutboxEvent] {
+        var q: SQLQueryString = "SELECT * FROM outbox_events WHERE workspace_id = \(bind: workspaceID.rawValue)"
+        if !filter.types.isEmpty {
+            let parts: [SQLQueryString] = filter.types.map { t in
+                t.hasSuffix(".*") ? "type LIKE \(bind: String(t.dropLast(1)) + "%")" : "type = \(bind: t)"
+            }
+            q += " AND (" + parts.joined(separator: " OR ") + ")"
+        }
+        if let o = filter.objectID { q += " AND object_id = \(bind: o)" }
+        if let a = filter.after { q += " AND occurred_at >= \(bind: ms(a))" }
+        if let b = filter.before { q += " AND occurred_at <= \(bind: ms(b))" }
+        if let beforeID { q += " AND id < \(bind: beforeID)" }
+        q += " ORDER BY id DESC LIMIT \(bind: Int64(limit))"
+        return try await db.raw(q).all().map(decode)
+    }
+
+    func get(_ workspaceID: WorkspaceID, id: EventID) async throws -> OutboxEvent? {
+        try await db.raw("SELECT * FROM outbox_events WHERE workspace_id = \(bind: workspaceID.rawValue) AND id = \(bind: id.rawValue)").first().map(decode)
+    }
 }
 
 struct SQLMailRepository: MailRepository {
