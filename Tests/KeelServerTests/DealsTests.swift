@@ -369,6 +369,7 @@ final class DealsTests: XCTestCase {
             C.expect(try await api.patch("/api/v1/deals/\(id)", token: t, json: ["name": "Renamed"]), 200)
             let hist = try await C.stageHistory(api, t, id)
             XCTAssertEqual(hist.count, 3, "\(hist)")
+            guard hist.count == 3 else { return }
             // Newest first.
             XCTAssertEqual(hist.map { $0["to_stage_id"] as? String ?? "" }, [sales.stage("Won"), sales.stage("Qualified"), sales.stage("Lead In")])
             XCTAssertEqual(hist.map { $0["from_stage_id"] as? String ?? "nil" }, [sales.stage("Qualified"), sales.stage("Lead In"), "nil"])

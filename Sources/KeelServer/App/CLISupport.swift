@@ -65,6 +65,7 @@ public enum KeelCLI {
                 guard let id = WorkspaceID(workspace) else { throw KeelConfig.Invalid(description: "--workspace must be a wsp_ id.") }
                 workspaceID = id
             }
+            try await database.enterBulkLoadMode()
             let summary = try await DemoSeeder(store: database).run(workspaceID: workspaceID, sizes: sizes, seed: seed, progress: progress)
             await database.shutdown()
             let encoder = JSONEncoder()

@@ -29,13 +29,14 @@ public final class KeelDatabase: Store, @unchecked Sendable {
         case .sqlite(let path, let readerCount):
             let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             // WAL lets readers run beside the single writer; NORMAL is durable across process crashes in WAL mode.
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000"] {
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000",
+                           "PRAGMA cache_size=-131072", "PRAGMA temp_store=MEMORY"] {
                 _ = try await writer.query(pragma)
             }
             var readers: [SQLiteConnection] = []
             for _ in 0..<max(1, readerCount) {
                 let r = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-                for pragma in ["PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA query_only=ON"] {
+                for pragma in ["PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA query_only=ON", "PRAGMA cache_size=-32768"] {
                     _ = try await r.query(pragma)
                 }
                 readers.append(r)
@@ -127,6 +128,16 @@ public final class KeelDatabase: Store, @unchecked Sendable {
             } catch {
                 try? await db.raw("ROLLBACK").run()
                 throw error
+            }
+        }
+    }
+
+    /// For bulk loads of demo data: a large page cache and no syncs (a crash mid-load only loses demo rows).
+    public func enterBulkLoadMode() async throws {
+        guard dialect == .sqlite else { return }
+        try await withSQL(write: true) { db in
+            for pragma in ["PRAGMA synchronous=OFF", "PRAGMA cache_size=-1048576", "PRAGMA wal_autocheckpoint=100000"] {
+                try await db.raw(SQLQueryString(pragma)).run()
             }
         }
     }
