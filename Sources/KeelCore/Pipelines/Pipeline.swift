@@ -144,6 +144,7 @@ public protocol PipelineRepository: Sendable {
     func countOpenDeals(_ ws: WorkspaceID, pipelineID: PipelineID) async throws -> Int
     func countDeals(_ ws: WorkspaceID, stageID: StageID) async throws -> Int
     func appendMove(_ m: StageMove) async throws
+    func appendMoves(_ moves: [StageMove]) async throws
     func moves(_ ws: WorkspaceID, dealID: String, before: (Date, String)?, limit: Int) async throws -> [StageMove]
     /// Ids of live deals in a stage (for bulk moves when a stage or pipeline goes away).
     func dealIDs(_ ws: WorkspaceID, stageID: StageID) async throws -> [String]

@@ -96,6 +96,8 @@ public struct LineItem: Sendable, Equatable {
 
 public protocol LineItemRepository: Sendable {
     func insert(_ item: LineItem) async throws
+    func insertMany(_ items: [LineItem]) async throws
+    func insertDealContacts(_ ws: WorkspaceID, links: [(String, String)]) async throws
     func update(_ item: LineItem) async throws
     func delete(_ ws: WorkspaceID, id: String) async throws
     func list(_ ws: WorkspaceID, dealID: String) async throws -> [LineItem]

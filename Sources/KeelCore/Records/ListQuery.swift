@@ -38,6 +38,9 @@ enum ListQuery {
                 if case .reference(let prefix) = spec.kind, !(value.hasPrefix(prefix.rawValue + "_") && ULID.isValid(value.dropFirst(prefix.rawValue.count + 1))) {
                     throw APIError.badRequest("\(key) is not a valid \(prefix.rawValue)_ id.", field: key)
                 }
+                if case .enumeration(let allowed) = spec.kind, !allowed.contains(value) {
+                    throw APIError.badRequest("\(key) must be one of: \(allowed.joined(separator: ", ")).", field: key)
+                }
                 out.append(try parser.condition(field: key, op: .eq, value: typed(value, spec.kind.family, key), path: key))
                 continue
             }

@@ -167,6 +167,13 @@ public struct RecordService: Sendable {
     /// Ids in query filters must name something in this workspace (an unknown or foreign id is a bad filter, 400).
     func checkReferenceFilters(_ query: [String: String], p: Principal, scope: RecordScope, in tx: any StoreSession) async throws {
         for (key, value) in query {
+            // Link filters such as a deal's `contact_id` or a task's `related_to_id` name records too.
+            if schema.field(key) == nil, key.hasSuffix("_id"), let raw = value.split(separator: "_").first,
+               let prefix = IDPrefix(rawValue: String(raw)), let target = RecordSchemas.byPrefix[prefix] {
+                let found = try await tx.records.get(RecordScope(schema: target, workspaceID: p.workspaceID, currency: scope.currency), id: value)
+                if found == nil { throw APIError.badRequest("\(key) does not name a \(prefix.rawValue)_ record of this workspace.", field: key) }
+                continue
+            }
             guard let spec = schema.field(key), case .reference(let prefix) = spec.kind else { continue }
             let exists: Bool
             switch prefix {

@@ -15,6 +15,15 @@ struct SQLActivityLinkRepository: ActivityLinkRepository {
         try await db.raw("INSERT INTO activity_links (workspace_id, activity_id, related_type, related_id, occurred_at) VALUES " + rows).run()
     }
 
+    func insertMany(_ ws: WorkspaceID, links: [(String, String, String, Date)]) async throws {
+        for start in stride(from: 0, to: links.count, by: 1000) {
+            let rows = links[start..<min(start + 1000, links.count)].map { l -> SQLQueryString in
+                "(\(bind: ws.rawValue), \(bind: l.0), \(bind: l.1), \(bind: l.2), \(bind: Timestamp.millis(l.3)))"
+            }.joined(separator: ", ")
+            try await db.raw("INSERT INTO activity_links (workspace_id, activity_id, related_type, related_id, occurred_at) VALUES " + rows + " ON CONFLICT DO NOTHING").run()
+        }
+    }
+
     func touchLastActivity(_ ws: WorkspaceID, table: String, id: String, at: Date) async throws {
         let ms = Timestamp.millis(at)
         try await db.raw("""

@@ -90,7 +90,7 @@ struct SQLPipelineRepository: PipelineRepository {
     func totals(_ ws: WorkspaceID, pipelineIDs: [PipelineID], viewer: Viewer) async throws -> [String: StageTotals] {
         guard !pipelineIDs.isEmpty else { return [:] }
         let list = pipelineIDs.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")
-        var q: SQLQueryString = "SELECT stage_id, COUNT(*) AS n, COALESCE(SUM(value), 0) AS v FROM deals WHERE workspace_id = \(bind: ws.rawValue) AND pipeline_id IN ("
+        var q: SQLQueryString = "SELECT stage_id, COUNT(*) AS n, CAST(COALESCE(SUM(value), 0) AS BIGINT) AS v FROM deals WHERE workspace_id = \(bind: ws.rawValue) AND pipeline_id IN ("
             + list + ") AND deleted_at IS NULL"
         if !viewer.seesPrivate { q += " AND (visibility = 'workspace' OR owner_id = \(bind: viewer.userID.rawValue))" }
         q += " GROUP BY stage_id"
@@ -127,7 +127,7 @@ struct SQLPipelineRepository: PipelineRepository {
 
     func averageSecondsInStage(_ ws: WorkspaceID, stageID: StageID) async throws -> Double? {
         let row = try await db.raw("""
-            SELECT AVG(time_in_previous_stage_seconds * 1.0) AS a FROM deal_stage_history
+            SELECT CAST(AVG(time_in_previous_stage_seconds * 1.0) AS DOUBLE PRECISION) AS a FROM deal_stage_history
             WHERE workspace_id = \(bind: ws.rawValue) AND from_stage_id = \(bind: stageID.rawValue) AND time_in_previous_stage_seconds IS NOT NULL
             """).first()
         return try row?.decode(column: "a", as: Double?.self)
@@ -135,7 +135,7 @@ struct SQLPipelineRepository: PipelineRepository {
 
     func averageOpenValue(_ ws: WorkspaceID, pipelineID: String) async throws -> Double? {
         let row = try await db.raw("""
-            SELECT AVG(value * 1.0) AS a, MAX(currency) AS c FROM deals WHERE workspace_id = \(bind: ws.rawValue) AND pipeline_id = \(bind: pipelineID)
+            SELECT CAST(AVG(value * 1.0) AS DOUBLE PRECISION) AS a, MAX(currency) AS c FROM deals WHERE workspace_id = \(bind: ws.rawValue) AND pipeline_id = \(bind: pipelineID)
             AND deleted_at IS NULL AND status = 'open' AND value IS NOT NULL
             """).first()
         guard let avg = try row?.decode(column: "a", as: Double?.self) else { return nil }
@@ -149,6 +149,15 @@ struct SQLPipelineRepository: PipelineRepository {
             VALUES (\(bind: m.workspaceID.rawValue), \(bind: m.id), \(bind: m.dealID), \(bind: m.fromStageID), \(bind: m.toStageID), \(bind: ms(m.movedAt)),
                     \(bind: m.movedBy.type.rawValue), \(bind: m.movedBy.id), \(bind: m.timeInPreviousStageSeconds.map(Int64.init)))
             """).run()
+    }
+
+    func appendMoves(_ moves: [StageMove]) async throws {
+        for start in stride(from: 0, to: moves.count, by: 500) {
+            let rows = moves[start..<min(start + 500, moves.count)].map { m -> SQLQueryString in
+                "(\(bind: m.workspaceID.rawValue), \(bind: m.id), \(bind: m.dealID), \(bind: m.fromStageID), \(bind: m.toStageID), \(bind: ms(m.movedAt)), \(bind: m.movedBy.type.rawValue), \(bind: m.movedBy.id), \(bind: m.timeInPreviousStageSeconds.map(Int64.init)))"
+            }.joined(separator: ", ")
+            try await db.raw("INSERT INTO deal_stage_history (workspace_id, id, deal_id, from_stage_id, to_stage_id, moved_at, moved_by_type, moved_by_id, time_in_previous_stage_seconds) VALUES " + rows).run()
+        }
     }
 
     func moves(_ ws: WorkspaceID, dealID: String, before: (Date, String)?, limit: Int) async throws -> [StageMove] {
@@ -176,6 +185,23 @@ struct SQLLineItemRepository: LineItemRepository {
                     \(bind: i.unitPrice), \(bind: i.discount), \(bind: i.total), \(bind: Int64(i.position)), \(bind: ms(i.createdAt)), \(bind: ms(i.updatedAt)),
                     \(bind: Int64(i.version)))
             """).run()
+    }
+
+    func insertMany(_ items: [LineItem]) async throws {
+        for start in stride(from: 0, to: items.count, by: 500) {
+            let rows = items[start..<min(start + 500, items.count)].map { i -> SQLQueryString in
+                "(\(bind: i.workspaceID.rawValue), \(bind: i.id), \(bind: i.dealID), \(bind: i.productID), \(bind: i.name), \(bind: i.quantity), \(bind: i.unitPrice), \(bind: i.discount), \(bind: i.total), \(bind: Int64(i.position)), \(bind: ms(i.createdAt)), \(bind: ms(i.updatedAt)), \(bind: Int64(i.version)))"
+            }.joined(separator: ", ")
+            try await db.raw("INSERT INTO line_items (workspace_id, id, deal_id, product_id, name, quantity, unit_price, discount, total, position, created_at, updated_at, version) VALUES " + rows).run()
+        }
+    }
+
+    func insertDealContacts(_ ws: WorkspaceID, links: [(String, String)]) async throws {
+        for start in stride(from: 0, to: links.count, by: 1000) {
+            let rows = links[start..<min(start + 1000, links.count)].map { "(\(bind: ws.rawValue), \(bind: $0.0), \(bind: $0.1))" as SQLQueryString }
+                .joined(separator: ", ")
+            try await db.raw("INSERT INTO deal_contacts (workspace_id, deal_id, contact_id) VALUES " + rows + " ON CONFLICT DO NOTHING").run()
+        }
     }
 
     func update(_ i: LineItem) async throws {
