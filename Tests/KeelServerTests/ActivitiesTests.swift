@@ -48,8 +48,8 @@ final class ActivitiesTests: XCTestCase {
             let c1 = try await R.get(api, t, "contacts", contact)
             XCTAssertEqual(R.int(c1["version"]), versionBefore, "last_activity_at is derived: no version bump")
             // A later one moves it forward; an older one does not move it back.
-            try await C.activity(api, t, related: [("contact", contact)], extra: ["occurred_at": "2025-06-01T00:00:00.000Z"])
-            try await C.activity(api, t, related: [("contact", contact), ("deal", deal)], extra: ["occurred_at": "2024-01-01T00:00:00.000Z"])
+            _ = try await C.activity(api, t, related: [("contact", contact)], extra: ["occurred_at": "2025-06-01T00:00:00.000Z"])
+            _ = try await C.activity(api, t, related: [("contact", contact), ("deal", deal)], extra: ["occurred_at": "2024-01-01T00:00:00.000Z"])
             let c2 = try await R.get(api, t, "contacts", contact)
             XCTAssertEqual(c2["last_activity_at"] as? String, "2025-06-01T00:00:00.000Z")
             let d2 = try await R.get(api, t, "deals", deal)

@@ -428,7 +428,7 @@ final class DealsTests: XCTestCase {
             let sales = try await C.defaultPipeline(api, t)
             let id = try await C.dealID(api, t, ["name": "D", "stage_id": sales.stage("Lead In")])
             C.expect(try await C.move(api, t, id, to: sales.stage("Qualified")), 200)
-            try await C.activity(api, t, related: [("deal", id)])
+            _ = try await C.activity(api, t, related: [("deal", id)])
             _ = try await C.task(api, t, ["title": "Follow up", "related_to": ["type": "deal", "id": id]])
             _ = try await R.note(api, t, type: "deal", id: id)
             let r = try await api.get("/api/v1/deals/\(id)/timeline?limit=100", token: t)
