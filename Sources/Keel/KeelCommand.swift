@@ -125,13 +125,17 @@ struct SeedDemo: AsyncParsableCommand {
     @Option(help: "Number of companies") var companies = 200
     @Option(help: "Number of contacts") var contacts = 2000
     @Option(help: "Number of notes") var notes = 500
+    @Option(help: "Number of leads") var leads = 300
+    @Option(help: "Number of deals (spread over 3 pipelines, with stage history and some line items)") var deals = 400
+    @Option(help: "Number of tasks (some overdue)") var tasks = 600
+    @Option(help: "Number of activities over the past 18 months") var activities = 3000
     @Option(help: "Random seed (same seed, same data)") var seed: UInt64 = 42
 
     func run() async throws {
-        guard companies >= 0, contacts >= 0, notes >= 0 else { fail("sizes must not be negative.") }
+        guard [companies, contacts, notes, leads, deals, tasks, activities].allSatisfy({ $0 >= 0 }) else { fail("sizes must not be negative.") }
         do {
             let summary = try await KeelCLI.seedDemo(try db.config(), workspace: workspace, companies: companies, contacts: contacts, notes: notes,
-                                                     seed: seed, progress: { FileHandle.standardError.write(Data("\($0)\n".utf8)) })
+                                                     leads: leads, deals: deals, tasks: tasks, activities: activities, seed: seed, progress: { FileHandle.standardError.write(Data("\($0)\n".utf8)) })
             print(summary)
         } catch {
             fail(KeelCLI.describe(error))

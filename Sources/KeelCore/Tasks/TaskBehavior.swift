@@ -237,6 +237,8 @@ public protocol ActivityLinkRepository: Sendable {
     func set(_ ws: WorkspaceID, activityID: String, links: [(String, String)]) async throws
     /// Bulk form for demo data: (activity id, related type, related id, occurred at).
     func insertMany(_ ws: WorkspaceID, links: [(String, String, String, Date)]) async throws
+    /// Recomputes `last_activity_at` of every record of a type from its activity links (after bulk loads).
+    func refreshLastActivity(_ ws: WorkspaceID, table: String, relatedType: String) async throws
     func touchLastActivity(_ ws: WorkspaceID, table: String, id: String, at: Date) async throws
     func activityIDs(_ ws: WorkspaceID, relatedType: String, relatedID: String, before: (Date, String)?, limit: Int) async throws -> [String]
     func relink(_ ws: WorkspaceID, relatedType: String, from: String, to: String) async throws

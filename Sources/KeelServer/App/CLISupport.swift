@@ -52,9 +52,9 @@ public enum KeelCLI {
     }
 
     /// Bulk demo data; bootstraps an owner first when the database is empty.
-    public static func seedDemo(_ config: KeelConfig, workspace: String?, companies: Int, contacts: Int, notes: Int, seed: UInt64,
-                                progress: @escaping @Sendable (String) -> Void) async throws -> String {
-        let sizes = DemoSizes(companies: companies, contacts: contacts, notes: notes)
+    public static func seedDemo(_ config: KeelConfig, workspace: String?, companies: Int, contacts: Int, notes: Int, leads: Int, deals: Int,
+                                tasks: Int, activities: Int, seed: UInt64, progress: @escaping @Sendable (String) -> Void) async throws -> String {
+        let sizes = DemoSizes(companies: companies, contacts: contacts, notes: notes, leads: leads, deals: deals, tasks: tasks, activities: activities)
         var config = config
         config.bootstrap = true
         let logger = KeelServer.makeLogger(config)

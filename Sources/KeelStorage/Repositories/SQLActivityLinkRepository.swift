@@ -24,6 +24,15 @@ struct SQLActivityLinkRepository: ActivityLinkRepository {
         }
     }
 
+    func refreshLastActivity(_ ws: WorkspaceID, table: String, relatedType: String) async throws {
+        try await db.raw("""
+            UPDATE \(unsafeRaw: table) SET last_activity_at = (
+                SELECT MAX(l.occurred_at) FROM activity_links l
+                WHERE l.workspace_id = \(unsafeRaw: table).workspace_id AND l.related_id = \(unsafeRaw: table).id AND l.related_type = \(bind: relatedType))
+            WHERE workspace_id = \(bind: ws.rawValue)
+            """).run()
+    }
+
     func touchLastActivity(_ ws: WorkspaceID, table: String, id: String, at: Date) async throws {
         let ms = Timestamp.millis(at)
         try await db.raw("""
