@@ -30,13 +30,20 @@ TARGETS = [
      "scenarios": ["contact_create"], "metric": "rps", "op": ">=", "value": 2500, "conns": None},
     {"id": "list_search_p50", "text": "list & search p50 < 20 ms",
      "scenarios": LIST_SCENARIOS, "metric": "p50_ms", "op": "<", "value": 20, "conns": None},
+    {"id": "column_move_p50", "text": "deal stage column & deal_move p50 < 10 ms",
+     "scenarios": ["stage_column", "deal_move"], "metric": "p50_ms", "op": "<", "value": 10, "conns": None},
+    {"id": "stages_board_p50", "text": "pipeline_stages & board p50 < 50 ms (absolute budget)",
+     "scenarios": ["pipeline_stages", "board"], "metric": "p50_ms", "op": "<", "value": 50, "conns": None},
+    {"id": "timeline_p50", "text": "deal_timeline p50 < 20 ms",
+     "scenarios": ["deal_timeline"], "metric": "p50_ms", "op": "<", "value": 20, "conns": None},
     {"id": "rss", "text": "server peak RSS (VmHWM) < 300 MB",
      "scenarios": [], "metric": "peak_rss_mb", "op": "<", "value": 300, "conns": None},
 ]
 JUDGED_ON = "sqlite"
 DB_TITLES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 SHORT = {"contact_list": "list", "contact_list_page2": "page2", "contact_search": "search",
-         "contact_get": "get", "contact_create": "create"}
+         "contact_get": "get", "contact_create": "create", "stage_column": "column", "deal_move": "move",
+         "pipeline_stages": "stages", "board": "board", "deal_timeline": "timeline", "deal_get": "deal get"}
 
 
 def load(run_dir):

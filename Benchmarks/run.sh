@@ -195,7 +195,7 @@ RESULTS_JSONL="$RUN_TMP/results.jsonl"
 run_wrk() { # db scenario conns duration logfile [warmup]
     local db="$1" name="$2" conns="$3" duration="$4" logfile="$5" mode="${6:-measure}" threads=$THREADS rc=0 line
     if [ "$conns" -lt "$threads" ]; then threads=$conns; fi
-    BENCH_LUA_DIR="$BENCH/lib" BENCH_DATA_DIR="$DATA_DIR" BENCH_SCENARIO="$name" BENCH_CONNECTIONS="$conns" \
+    BENCH_LUA_DIR="$BENCH/lib" BENCH_DATA_DIR="$DATA_DIR" BENCH_SCENARIO="$name" BENCH_CONNECTIONS="$conns" BENCH_THREADS="$threads" \
         BENCH_NONCE="$(printf '%x%04x' "$(date +%s)" "$RANDOM")" \
         wrk --latency --timeout 10s -t "$threads" -c "$conns" -d "$duration" -s "$BENCH/scenarios/$name.lua" "$BASE_URL" \
         >"$logfile" 2>&1 || rc=$?

@@ -5,7 +5,10 @@
 --     local bench = require("bench")
 -- and then either calls bench.static(method, path, body) for a request that never changes, or defines
 -- request() (building each request with wrk.format and bench.headers()) and, if it needs per-thread state,
--- passes an init function: bench.install{ init = function(args) ... end }.
+-- passes an init function: bench.install{ init = function(args) ... end }. Two more optional hooks:
+-- `response = function(status, headers, body)` (per thread, after the counting) and `done = function(threads)` (in
+-- wrk's main Lua state after the run, before the result line; `threads` are wrk's thread objects, read their
+-- globals with t:get(name)).
 --
 -- bench.install() defines wrk's setup/init/response/done: it numbers the threads (global `tid`, from 1), seeds
 -- math.random per thread, counts non-2xx answers per status code (keeping one sample body) and, in done(), prints
@@ -13,12 +16,13 @@
 --
 -- Environment (set by run.sh): BENCH_DATA_DIR (files written by lib/prepare.py), BENCH_NONCE (unique per wrk run,
 -- for unique e-mails and idempotency keys; short, hex: an e-mail's local part is at most 64 characters),
--- BENCH_SCENARIO, BENCH_CONNECTIONS.
+-- BENCH_SCENARIO, BENCH_CONNECTIONS, BENCH_THREADS (wrk's -t: `tid` runs from 1 to bench.threads).
 
 local M = {}
 
 M.data_dir = os.getenv("BENCH_DATA_DIR") or "."
 M.nonce = os.getenv("BENCH_NONCE") or tostring(os.time())
+M.threads = tonumber(os.getenv("BENCH_THREADS") or "1") or 1
 
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
 
@@ -118,9 +122,11 @@ function M.install(opts)
             non2xx[k] = (non2xx[k] or 0) + 1
             if not sample then sample = k .. " " .. string.sub(body or "", 1, 300) end
         end
+        if opts.response then opts.response(status, headers, body) end
     end
 
     function done(summary, latency, requests)
+        if opts.done then opts.done(threads) end
         local codes, total_non2xx, first_sample = {}, 0, nil
         for _, t in ipairs(threads) do
             for k, n in pairs(t:get("non2xx") or {}) do

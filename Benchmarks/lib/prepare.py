@@ -11,6 +11,13 @@
   contact_list_query    the query string of the contact_list scenario
   contact_list_cursor   page 1's next_cursor of that query, URL-encoded (for contact_list_page2)
   contact_search.json   the body of the contact_search scenario
+  pipeline_id           the default pipeline's id (pipeline_stages, board)
+  stage_column_query    stage_id=<the open stage of the default pipeline with most deals>&status=open&limit=25
+  deal_ids.txt          up to ~1000 deal ids of every pipeline and status (deal_get, deal_timeline)
+  deal_moves.txt        "<deal id> <its stage> <the other stage>" per line: open deals of the default pipeline that
+                        sit in one of two neighbouring open stages the deal_move scenario moves them between
+                        (deal_move rewrites the middle column after each run, so the next run starts from where
+                        the deals are)
   dataset.json          {"contacts": total, "companies": total, ...} counted through the API (include_total)
 Add what a new scenario needs here, in `fetch`, and read it from the scenario's Lua with bench.read_file/read_lines.
 
@@ -107,6 +114,8 @@ def fetch(args):
     # Checked once here, so that a body the server rejects shows up before the load runs.
     api.call("POST", "/api/v1/contacts/search", search)
 
+    deal_info = fetch_deals(api, write)
+
     dataset = {}
     for kind in [k for k in args.kinds.split(",") if k]:
         try:
@@ -116,8 +125,99 @@ def fetch(args):
             print(f"prepare.py: warning: could not count {kind}: {e}", file=sys.stderr)
             dataset[kind] = None
     write("dataset.json", json.dumps(dataset))
-    print(json.dumps({"sample_contact_ids": len(ids), "owner_id": owner, "page2_cursor": bool(cursor),
+    print(json.dumps({"sample_contact_ids": len(ids), "owner_id": owner, "page2_cursor": bool(cursor), **deal_info,
                       "dataset": dataset}))
+
+
+def list_pages(api, path, pages, limit=200):
+    """Up to `pages` pages of a list endpoint (keyset cursors), as one list of items."""
+    items, cursor = [], None
+    for _ in range(pages):
+        q = f"{path}{'&' if '?' in path else '?'}limit={limit}"
+        if cursor:
+            q += "&cursor=" + urllib.parse.quote(cursor, safe="")
+        page = api.call("GET", q)
+        items += page["data"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return items
+
+
+def move_pair(stages):
+    """Two neighbouring open stages (a, b) that deal_move can move deals between in both directions without tripping
+    a stage rule (allowed next stages, required fields, no skipping), or None."""
+    ordered = sorted(stages, key=lambda s: s["position"])
+    opens = [s for s in ordered if s.get("type") == "open"]
+
+    def can_enter(src, dst):
+        rules = dst.get("rules") or {}
+        allowed = (src.get("rules") or {}).get("allowed_next_stage_ids") or []
+        if allowed and dst["id"] not in allowed:
+            return False
+        if rules.get("required_fields"):
+            return False
+        if dst["position"] > src["position"] + 1 and (src.get("rules") or {}).get("disallow_skip"):
+            return False
+        return True
+
+    return [(a, b) for a, b in zip(opens, opens[1:]) if can_enter(a, b) and can_enter(b, a)]
+
+
+def fetch_deals(api, write):
+    """pipeline_id, stage_column_query, deal_ids.txt and deal_moves.txt (see the module docstring); an empty file when
+    the workspace has no such data, so the scenario that needs it is skipped."""
+    pipelines = api.call("GET", "/api/v1/pipelines")["data"]
+    default = next((p for p in pipelines if p.get("is_default")), pipelines[0] if pipelines else None)
+    info = {"pipelines": len(pipelines)}
+    if default is None:
+        print("prepare.py: warning: the workspace has no pipeline; the deal scenarios will be skipped", file=sys.stderr)
+        for name in ["pipeline_id", "stage_column_query", "deal_ids.txt", "deal_moves.txt"]:
+            write(name, "")
+        return info
+    pid = default["id"]
+    write("pipeline_id", pid)
+    stages = default.get("stages") or api.call("GET", f"/api/v1/pipelines/{pid}/stages")["data"]
+    opens = [s for s in stages if s.get("type") == "open"]
+    info.update(default_pipeline=pid, stages=len(stages), open_stages=len(opens))
+
+    # The kanban column: the default pipeline's open stage with the most deals (deal_count from the stage totals).
+    if opens:
+        column = max(opens, key=lambda s: (s.get("deal_count") or 0, -s["position"]))
+        write("stage_column_query", f"stage_id={column['id']}&status=open&limit=25")
+        info["stage_column"] = f"{column['name']} ({column.get('deal_count', '?')} deals)"
+    else:
+        write("stage_column_query", "")
+        print("prepare.py: warning: the default pipeline has no open stage; stage_column will be skipped", file=sys.stderr)
+
+    # Deals of every pipeline and status, from both ends and by name (deal_get, deal_timeline).
+    deal_ids = []
+    for sort in ["-created_at", "created_at", "name"]:
+        deal_ids += [d["id"] for d in list_pages(api, f"/api/v1/deals?sort={urllib.parse.quote(sort)}", pages=2)]
+    deal_ids = list(dict.fromkeys(deal_ids))
+    write("deal_ids.txt", "\n".join(deal_ids) + ("\n" if deal_ids else ""))
+    info["sample_deal_ids"] = len(deal_ids)
+
+    # deal_move: open deals of the default pipeline in the busiest pair of neighbouring open stages.
+    open_deals = list_pages(api, f"/api/v1/deals?pipeline_id={pid}&status=open", pages=5)
+    pairs = move_pair(stages)
+    best, best_deals = None, []
+    for a, b in pairs:
+        ds = [d for d in open_deals if d.get("stage_id") in (a["id"], b["id"])]
+        if len(ds) > len(best_deals):
+            best, best_deals = (a, b), ds
+    lines = []
+    if best:
+        a, b = best
+        for d in best_deals:
+            here, other = (a, b) if d["stage_id"] == a["id"] else (b, a)
+            lines.append(f"{d['id']} {here['id']} {other['id']}")
+        info["deal_move"] = f"{len(lines)} open deals between {a['name']} and {b['name']}"
+    else:
+        print("prepare.py: warning: no open deals in two neighbouring open stages of the default pipeline that stage "
+              "rules let move both ways; deal_move will be skipped", file=sys.stderr)
+    write("deal_moves.txt", "\n".join(lines) + ("\n" if lines else ""))
+    return info
 
 
 def seed_api(args):

@@ -134,6 +134,7 @@ public enum KeelServer {
         TasksController(routes: RecordRoutes(tasks)).register(on: api)
         ActivitiesController(routes: RecordRoutes(activities)).register(on: api)
         EventsController(service: EventService(store: database, clock: clock, cursors: cursors)).register(on: api)
+        SearchController(search: GlobalSearch(services: ["contact": contacts, "company": companies, "deal": deals, "lead": leads])).register(on: api)
         let status = { (values: [String]) in
             FilterNode.compare(.column(name: "status", column: "status", lower: nil, family: .text, caseInsensitive: false), .in, values.map(BoundValue.text))
         }

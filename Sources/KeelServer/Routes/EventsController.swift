@@ -26,3 +26,30 @@ struct EventsController {
         }
     }
 }
+
+struct SearchController {
+    let search: GlobalSearch
+
+    func register(on r: APIRouter) {
+        r.get("/api/v1/search", .read("crm")) { req in
+            guard let q = req.query("q") else { throw APIError.badRequest("q is required.", field: "q") }
+            var types = GlobalSearch.types
+            if let raw = req.query("types") {
+                types = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                for t in types where !GlobalSearch.types.contains(t) {
+                    throw APIError.badRequest("types may list: \(GlobalSearch.types.joined(separator: ", ")).", field: "types")
+                }
+            }
+            var limit = 20
+            if let raw = req.query("limit") {
+                guard let n = Int(raw), (1...100).contains(n) else { throw APIError.badRequest("limit must be 1 to 100.", field: "limit") }
+                limit = n
+            }
+            let hits = try await search.search(try req.caller(), q: q, types: types, limit: limit)
+            return try req.list(Page(items: hits.map { h in
+                JSONValue.object(["type": .string(h.type), "id": .string(h.id), "title": .string(h.title),
+                                  "subtitle": h.subtitle.map(JSONValue.string) ?? .null, "score": .number(String(h.score))])
+            }, nextCursor: nil))
+        }
+    }
+}
