@@ -233,8 +233,9 @@ public struct DealBehavior: ObjectBehavior {
     public func decorate(_ records: [Record], scope: RecordScope, at now: Date, in tx: any StoreSession) async throws -> [Record] {
         guard !records.isEmpty else { return records }
         let stages = try await tx.pipelines.stages(scope.workspaceID, ids: Array(Set(records.compactMap { $0.string("stage_id") })))
-        let cached = ContextCache.shared.get(scope.workspaceID, objectType: schema.type, now: now)?.0
-        let defaultRot = try await (cached ?? tx.identity.workspace(scope.workspaceID))?.settings.defaultRotDays ?? 30
+        var workspace = ContextCache.shared.get(scope.workspaceID, objectType: schema.type, now: now)?.0
+        if workspace == nil { workspace = try await tx.identity.workspace(scope.workspaceID) }
+        let defaultRot = workspace?.settings.defaultRotDays ?? 30
         return records.map { r in
             var r = r
             let rot = stages.first { $0.id.rawValue == r.string("stage_id") }?.rotDays ?? defaultRot
