@@ -52,3 +52,20 @@ final class EventsTests: XCTestCase {
         }
     }
 }
+
+final class NotesSearchAndTagsTests: XCTestCase {
+    func testNotesTextSearchAndProductTags() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            let c = try await api.post("/api/v1/contacts", token: t, json: ["first_name": "Ada"])
+            let cid = c.data["id"] as? String ?? ""
+            _ = try await api.post("/api/v1/notes", token: t, json: ["body": "Discussed the Analytical Engine", "related_to": ["type": "contact", "id": cid]])
+            let found = try await api.get("/api/v1/notes?q=analytical", token: t)
+            XCTAssertEqual(found.code, 200, found.text)
+            XCTAssertEqual(found.items.count, 1)
+            _ = try await api.post("/api/v1/products", token: t, json: ["name": "Widget", "tags": ["hardware"]])
+            let tags = try await api.get("/api/v1/tags?q=hard", token: t)
+            XCTAssertEqual(tags.items.first?["tag"] as? String, "hardware", tags.text)
+        }
+    }
+}

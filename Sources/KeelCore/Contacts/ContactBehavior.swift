@@ -104,7 +104,7 @@ public struct NoteBehavior: ObjectBehavior {
     public static let schema = ObjectSchema(
         type: "note", plural: "notes", prefix: .note, table: "notes",
         fields: [
-            FieldSpec("body", .text(max: maxBodyBytes), nullable: false),
+            FieldSpec("body", .text(max: maxBodyBytes), nullable: false, searchable: true),
             FieldSpec("pinned", .bool, nullable: false, sortable: true),
             FieldSpec("related_type", .enumeration(relatedTypes), nullable: false),
             FieldSpec("related_id", .identifier, nullable: false),

@@ -148,9 +148,9 @@ public struct CustomFieldService: Sendable {
 
 public struct TagService: Sendable {
     let store: any Store
-    let objects: [(type: String, table: String)]
+    let objects: [(type: String, table: String, hasVisibility: Bool)]
 
-    public init(store: any Store, objects: [(type: String, table: String)]) {
+    public init(store: any Store, objects: [(type: String, table: String, hasVisibility: Bool)]) {
         self.store = store
         self.objects = objects
     }

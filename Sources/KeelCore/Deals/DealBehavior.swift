@@ -220,7 +220,8 @@ public struct DealBehavior: ObjectBehavior {
                 seconds = max(0, Int(now.timeIntervalSince(entered)))
             }
             try await tx.pipelines.appendMove(StageMove(workspaceID: scope.workspaceID, dealID: record.id, fromStageID: from, toStageID: to,
-                                                        movedAt: now, movedBy: principal.actor, timeInPreviousStageSeconds: seconds))
+                                                        movedAt: now, movedBy: ActorRef(type: .user, id: principal.userID.rawValue),
+                                                        timeInPreviousStageSeconds: seconds))
         }
         if previous?.values["contacts"] != record.values["contacts"] {
             var ids: [String] = []

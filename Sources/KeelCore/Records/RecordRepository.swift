@@ -102,7 +102,7 @@ public protocol HistoryRepository: Sendable {
 
 public protocol TagRepository: Sendable {
     /// Distinct tags with counts of the live records the viewer can see, by case-insensitive prefix.
-    func counts(_ workspaceID: WorkspaceID, prefix: String?, viewer: Viewer, objectTypes: [(type: String, table: String)], limit: Int) async throws -> [(String, Int)]
+    func counts(_ workspaceID: WorkspaceID, prefix: String?, viewer: Viewer, objectTypes: [(type: String, table: String, hasVisibility: Bool)], limit: Int) async throws -> [(String, Int)]
 }
 
 public protocol CustomFieldRepository: Sendable {

@@ -145,10 +145,8 @@ public enum KeelServer {
             OpenRecordsReassigner(behavior: leadBehavior, column: "owner_id", openFilter: status(["new", "working", "qualified"])),
             OpenRecordsReassigner(behavior: taskBehavior, column: "assignee_id", openFilter: status(["pending", "in_progress"])),
         ]
-        let recordTables: [(type: String, table: String)] = [(ContactBehavior.schema.type, ContactBehavior.schema.table),
-                                                             (CompanyBehavior.schema.type, CompanyBehavior.schema.table),
-                                                             (DealBehavior.schema.type, DealBehavior.schema.table),
-                                                             (LeadBehavior.schema.type, LeadBehavior.schema.table)]
+                let taggable: [ObjectSchema] = [ContactBehavior.schema, CompanyBehavior.schema, DealBehavior.schema, LeadBehavior.schema, ProductBehavior.schema]
+        let tagTables: [(type: String, table: String, hasVisibility: Bool)] = taggable.map { (type: $0.type, table: $0.table, hasVisibility: $0.hasOwner) }
         let services = AppServices(
             config: config, database: database, clock: clock, cursors: cursors, auth: auth,
             workspaces: WorkspaceService(store: database, hasher: hasher, clock: clock, policy: policy),
@@ -159,7 +157,7 @@ public enum KeelServer {
             contacts: contacts, companies: companies, notes: notes, deals: deals, products: products, pipelines: pipelines, lineItems: lineItems,
             leads: leads, tasks: tasks, activities: activities,
             customFields: CustomFieldService(store: database, clock: clock, tables: ["contact": "contacts", "company": "companies", "deal": "deals", "product": "products", "lead": "leads"]),
-            tags: TagService(store: database, objects: recordTables),
+            tags: TagService(store: database, objects: tagTables),
             registry: [.contact: contactBehavior, .company: companyBehavior, .note: noteBehavior, .deal: dealBehavior, .product: productBehavior,
                        .lead: leadBehavior, .task: taskBehavior, .activity: activityBehavior],
             resolver: resolver, credentialCache: cache,

@@ -178,9 +178,12 @@ struct SQLFilterCompiler {
                 guard digits.count >= 2 else { return nil }
                 return "\(unsafeRaw: column) LIKE \(bind: "%" + SQLFilterCompiler.likeEscape(digits) + "%") ESCAPE '\\'"
             }
+            if f.lowerColumn == nil && f.kind.isCaseInsensitive {
+                return "lower(\(unsafeRaw: column)) LIKE \(bind: pattern) ESCAPE '\\'"
+            }
             return "\(unsafeRaw: column) LIKE \(bind: pattern) ESCAPE '\\'"
         }
-        return "(" + parts.joined(separator: " OR ") + ")"
+        return parts.isEmpty ? "1 = 0" : "(" + parts.joined(separator: " OR ") + ")"
     }
 
     /// The full WHERE clause of a list, search or count.

@@ -52,14 +52,14 @@ struct SQLHistoryRepository: HistoryRepository {
 struct SQLTagRepository: TagRepository {
     let db: any SQLDatabase
 
-    func counts(_ workspaceID: WorkspaceID, prefix: String?, viewer: Viewer, objectTypes: [(type: String, table: String)], limit: Int) async throws -> [(String, Int)] {
+    func counts(_ workspaceID: WorkspaceID, prefix: String?, viewer: Viewer, objectTypes: [(type: String, table: String, hasVisibility: Bool)], limit: Int) async throws -> [(String, Int)] {
         // Count only live records the viewer may open, so private records never leak through tag counts.
         let parts: [SQLQueryString] = objectTypes.map { o in
             var q: SQLQueryString = """
                 SELECT rt.tag_lower, rt.tag FROM record_tags rt JOIN \(unsafeRaw: o.table) r ON r.workspace_id = rt.workspace_id AND r.id = rt.object_id
                 WHERE rt.workspace_id = \(bind: workspaceID.rawValue) AND rt.object_type = \(bind: o.type) AND r.deleted_at IS NULL
                 """
-            if !viewer.seesPrivate { q += " AND (r.visibility = 'workspace' OR r.owner_id = \(bind: viewer.userID.rawValue))" }
+            if !viewer.seesPrivate && o.hasVisibility { q += " AND (r.visibility = 'workspace' OR r.owner_id = \(bind: viewer.userID.rawValue))" }
             if let prefix, !prefix.isEmpty {
                 q += " AND rt.tag_lower LIKE \(bind: SQLFilterCompiler.likeEscape(prefix) + "%") ESCAPE '\\'"
             }
