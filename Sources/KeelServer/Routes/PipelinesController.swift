@@ -63,7 +63,7 @@ struct PipelinesController {
             let body = try req.decode(StageBody.self)
             let (view, stage) = try await service.addStage(try req.caller(), pipelineID: id, input: body.input(raw: try rawBody(req)), meta: req.meta)
             return try req.created(service.renderStage(stage, currency: view.pipeline.currency, totals: view.totals),
-                                   location: "/api/v1/pipelines/\(id)/stages/\(stage.id.rawValue)", version: stage.version)
+                                   location: "/api/v1/pipelines/\(id)/stages", version: stage.version)
         }
         r.put("/api/v1/pipelines/{id}/stages", .write("pipelines")) { req in
             let id = try req.id("id", as: PipelineKind.self).rawValue
@@ -145,7 +145,7 @@ struct DealsController {
             let dealID = try routes.id(req)
             let body = try req.decode(LineItemBody.self)
             let (item, currency) = try await lineItems.create(try req.caller(), dealID: dealID, input: body.input, meta: req.meta)
-            return try req.created(lineItems.render(item, currency: currency), location: "/api/v1/deals/\(dealID)/line-items/\(item.id)")
+            return try req.created(lineItems.render(item, currency: currency), location: "/api/v1/deals/\(dealID)/line-items")
         }
         r.patch("/api/v1/deals/{id}/line-items/{lid}", .write("deals")) { req in
             let dealID = try routes.id(req)

@@ -55,6 +55,14 @@ struct RecordRoutes {
             return try await many(req, page)
         }
         r.post("\(basePath)/batch", write) { req in
+            let raw = try req.jsonObject()
+            if case .array(let items)? = raw["operations"] {
+                for (i, item) in items.enumerated() {
+                    for key in item.objectValue?.keys.sorted() ?? [] where !["op", "id", "data"].contains(key) {
+                        throw APIError.validation("operations[\(i)].\(key)", "unknown_field", "Unknown field \(key) in a batch operation.")
+                    }
+                }
+            }
             let body = try req.decode(BatchRequestBody.self)
             var ops: [BatchOperation] = []
             for (i, op) in body.operations.enumerated() {
