@@ -24,6 +24,17 @@ final class GlobalSearchTests: XCTestCase {
         }
     }
 
+    func testAnotherWorkspaceSeesNothing() async throws {
+        try await withApp({ $0.openSignup = true }) { api, _ in
+            let a = try await api.signup().accessToken
+            _ = try await api.post("/api/v1/contacts", token: a, json: ["first_name": "Grace", "last_name": "Hopper"])
+            let b = try await api.signup(email: "b@example.com", workspace: "B").accessToken
+            let theirs = try await api.get("/api/v1/search?q=grace", token: b)
+            XCTAssertEqual(theirs.code, 200)
+            XCTAssertEqual(theirs.items.count, 0, theirs.text)
+        }
+    }
+
     func testPrivateRecordsStayOutOfOthersResults() async throws {
         try await withApp { api, _ in
             let owner = try await api.signup().accessToken
