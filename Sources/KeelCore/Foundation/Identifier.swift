@@ -115,3 +115,12 @@ public enum ULID {
         return utf8.allSatisfy { valid.contains($0) }
     }
 }
+
+public enum WebhookKind: IDKind { public static let prefix = IDPrefix.webhook }
+public enum DeliveryKind: IDKind { public static let prefix = IDPrefix.delivery }
+public enum AutomationKind: IDKind { public static let prefix = IDPrefix.automation }
+public enum RunKind: IDKind { public static let prefix = IDPrefix.run }
+public typealias WebhookID = TypedID<WebhookKind>
+public typealias DeliveryID = TypedID<DeliveryKind>
+public typealias AutomationID = TypedID<AutomationKind>
+public typealias RunID = TypedID<RunKind>

@@ -115,6 +115,10 @@ public struct Principal: Sendable {
     public enum Credential: Sendable, Equatable {
         case accessToken(jti: String)
         case apiKey(APIKeyID)
+        /// An automation acting on the workspace's records (its creator owns what it creates).
+        case automation(id: String)
+        /// Keel itself: the scheduler's time-based events.
+        case system
     }
 
     public var userID: UserID
@@ -123,6 +127,8 @@ public struct Principal: Sendable {
     public var role: Role
     public var scopes: [Scope]
     public var credential: Credential
+    /// How many automation steps led to this change; events carry it so chains can be cut off.
+    public var causationDepth = 0
 
     public init(userID: UserID, workspaceID: WorkspaceID, memberID: MemberID, role: Role, scopes: [Scope], credential: Credential) {
         self.userID = userID
@@ -133,12 +139,23 @@ public struct Principal: Sendable {
         self.credential = credential
     }
 
+    /// Keel acting on a workspace (scheduler, automations): sees every record, owns nothing.
+    public static func system(_ workspaceID: WorkspaceID, as userID: UserID = UserID(trusted: "usr_system"),
+                              credential: Credential = .system, depth: Int = 0) -> Principal {
+        var p = Principal(userID: userID, workspaceID: workspaceID, memberID: MemberID(trusted: "mem_system"), role: .owner, scopes: [.all],
+                          credential: credential)
+        p.causationDepth = depth
+        return p
+    }
+
     public var isAPIKey: Bool { if case .apiKey = credential { true } else { false } }
 
     public var actor: ActorRef {
         switch credential {
         case .accessToken: ActorRef(type: .user, id: userID.rawValue)
         case .apiKey(let id): ActorRef(type: .apiKey, id: id.rawValue)
+        case .automation(let id): ActorRef(type: .automation, id: id)
+        case .system: ActorRef.system
         }
     }
 
@@ -147,6 +164,8 @@ public struct Principal: Sendable {
         switch credential {
         case .accessToken: userID.rawValue
         case .apiKey(let id): id.rawValue
+        case .automation(let id): id
+        case .system: "system"
         }
     }
 

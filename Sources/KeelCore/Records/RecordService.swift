@@ -195,7 +195,8 @@ public struct RecordService: Sendable {
 
     func baseEvent(_ type: String, _ r: Record, p: Principal, previous: [String: JSONValue] = [:], changed: [String] = [], at: Date) -> OutboxEvent {
         OutboxEvent(workspaceID: r.workspaceID, type: type, occurredAt: at, actor: p.actor, objectType: schema.type, objectID: r.id,
-                    payload: .object(["object": render(r), "previous": .object(previous), "changed_fields": .array(changed.map(JSONValue.string))]))
+                    payload: .object(["object": render(r), "previous": .object(previous), "changed_fields": .array(changed.map(JSONValue.string))]),
+                    causationDepth: p.causationDepth)
     }
 
     func historyRows(_ changes: [(field: String, old: JSONValue, new: JSONValue)], record: Record, p: Principal, source: HistoryEntry.Source,

@@ -24,6 +24,9 @@ public protocol StoreSession: Sendable {
     var pipelines: any PipelineRepository { get }
     var lineItems: any LineItemRepository { get }
     var activityLinks: any ActivityLinkRepository { get }
+    var webhooks: any WebhookRepository { get }
+    var automations: any AutomationRepository { get }
+    var scheduler: any SchedulerRepository { get }
 }
 
 public protocol SettingsRepository: Sendable {
@@ -99,6 +102,11 @@ public protocol OutboxRepository: Sendable {
     /// Newest first by id (ids are time-sortable).
     func list(_ workspaceID: WorkspaceID, filter: EventFilter, beforeID: String?, limit: Int) async throws -> [OutboxEvent]
     func get(_ workspaceID: WorkspaceID, id: EventID) async throws -> OutboxEvent?
+    /// Locks the oldest undispatched events (in commit order) for the caller's transaction; others skip them.
+    func claimUndispatched(limit: Int) async throws -> [OutboxEvent]
+    func markDispatched(_ ids: [EventID], at: Date) async throws
+    /// Deletes dispatched events older than `before` (undispatched ones are never dropped).
+    func purge(before: Date) async throws -> Int
 }
 
 public protocol MailRepository: Sendable {

@@ -38,4 +38,17 @@ struct AppServices: Sendable {
     let routes: RouteTable
     let openAPI: OpenAPIDocument
     let logger: Logger
+    let background: Background
+}
+
+/// The outbox dispatcher, webhook sender, automation runner and scheduler, with what they share.
+struct Background: Sendable {
+    let policy: WebhookPolicy
+    let transport: HTTPWebhookTransport
+    let resolver: any HostResolver
+    let executor: AutomationExecutor
+    let dispatcher: OutboxDispatcher
+    let sender: WebhookSender
+    let runner: AutomationRunner
+    let scheduler: Scheduler
 }

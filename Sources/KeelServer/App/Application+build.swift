@@ -61,10 +61,14 @@ public enum KeelServer {
         let logger = makeLogger(config)
         let database = try await prepareDatabase(config, logger: logger, announce: announce)
         let (router, services) = try await makeRouter(config, database: database, logger: logger)
-        var workers: [any Service] = [DatabaseLifecycleService(database: database)]
+        var workers: [any Service] = [DatabaseLifecycleService(database: database), TransportLifecycleService(transport: services.background.transport)]
         if config.workers {
             workers.append(MailAndHousekeepingService(store: database, transport: LogMailTransport(logger: Logger(label: "keel.mail")),
                                                       clock: services.clock, logger: logger, interval: .seconds(1)))
+            let b = services.background
+            workers.append(BackgroundWorkers(dispatcher: b.dispatcher, sender: b.sender, runner: b.runner, scheduler: b.scheduler,
+                                             poll: .milliseconds(config.workerPollMillis), schedulerInterval: .seconds(config.schedulerIntervalSeconds),
+                                             logger: Logger(label: "keel.workers")))
         }
         return Application(router: router, configuration: .init(address: .hostname(config.host, port: config.port), serverName: "keel"),
                            services: workers, logger: logger)
@@ -134,6 +138,12 @@ public enum KeelServer {
         TasksController(routes: RecordRoutes(tasks)).register(on: api)
         ActivitiesController(routes: RecordRoutes(activities)).register(on: api)
         EventsController(service: EventService(store: database, clock: clock, cursors: cursors)).register(on: api)
+        let background = try makeBackground(config, database: database, clock: clock, logger: logger,
+                                            services: ["contact": contacts, "company": companies, "deal": deals, "lead": leads, "task": tasks,
+                                                       "product": products, "note": notes, "activity": activities])
+        WebhooksController(service: WebhookService(store: database, clock: clock, cursors: cursors, resolver: background.resolver,
+                                                   policy: background.policy), clock: clock).register(on: api)
+        AutomationsController(service: AutomationService(store: database, clock: clock, cursors: cursors, executor: background.executor)).register(on: api)
         SearchController(search: GlobalSearch(services: ["contact": contacts, "company": companies, "deal": deals, "lead": leads])).register(on: api)
         let status = { (values: [String]) in
             FilterNode.compare(.column(name: "status", column: "status", lower: nil, family: .text, caseInsensitive: false), .in, values.map(BoundValue.text))
@@ -163,9 +173,25 @@ public enum KeelServer {
             resolver: resolver, credentialCache: cache,
             limiter: RateLimiter(ratePerSecond: Double(config.rateLimitRPS), burst: config.rateLimitBurst),
             loginLimiter: RateLimiter(ratePerSecond: Double(config.loginAttemptsPerMinute) / 60, burst: config.loginAttemptsPerMinute),
-            metrics: metrics, routes: api.table, openAPI: try OpenAPIDocument.load(), logger: logger)
+            metrics: metrics, routes: api.table, openAPI: try OpenAPIDocument.load(), logger: logger, background: background)
         api.attach(services)
         return (router, services)
+    }
+
+    static func makeBackground(_ config: KeelConfig, database: KeelDatabase, clock: any KeelClock, logger: Logger,
+                               services: [String: RecordService]) throws -> Background {
+        let policy = WebhookPolicy(allowInternal: config.webhooksAllowPrivate, timeout: Double(config.webhookTimeoutMillis) / 1000,
+                                   retries: RetrySchedule(scale: config.webhookRetryScale))
+        let transport = HTTPWebhookTransport(timeoutMillis: config.webhookTimeoutMillis)
+        let resolver = SystemHostResolver()
+        let workerLogger = Logger(label: "keel.workers")
+        let executor = AutomationExecutor(store: database, clock: clock, services: services, transport: transport, resolver: resolver, policy: policy,
+                                          logger: workerLogger)
+        return Background(policy: policy, transport: transport, resolver: resolver, executor: executor,
+                          dispatcher: OutboxDispatcher(store: database, clock: clock),
+                          sender: WebhookSender(store: database, clock: clock, transport: transport, resolver: resolver, policy: policy, logger: workerLogger),
+                          runner: AutomationRunner(store: database, clock: clock, executor: executor),
+                          scheduler: try Scheduler(store: database, clock: clock, services: services, logger: workerLogger))
     }
 
     /// The routes the server registers, for the contract test and `keel openapi --check`.

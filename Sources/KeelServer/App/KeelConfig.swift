@@ -24,6 +24,14 @@ public struct KeelConfig: Sendable {
     public var uploadBodyLimit = 50 << 20
     public var publicBaseURL: String?
     public var credentialCacheSeconds = 5.0
+    /// A receiver has this long to answer 2xx.
+    public var webhookTimeoutMillis = 10_000
+    /// Multiplies the retry schedule (and the 3-day disable window): 1 in production, small in tests.
+    public var webhookRetryScale = 1.0
+    /// How often idle workers look for new outbox rows, due deliveries and pending runs.
+    public var workerPollMillis = 500
+    /// How often the scheduler looks for overdue tasks, stale deals and due schedules.
+    public var schedulerIntervalSeconds = 30
 
     public init() {}
 
@@ -111,6 +119,15 @@ public struct KeelConfig: Sendable {
         if let v = try int("KEEL_BCRYPT_COST", 4...16) { bcryptCost = v }
         if let v = try int("KEEL_JSON_BODY_LIMIT", 1024...(1 << 30)) { jsonBodyLimit = v }
         if let v = try int("KEEL_UPLOAD_BODY_LIMIT", 1024...(1 << 34)) { uploadBodyLimit = v }
+        if let v = try int("KEEL_WEBHOOK_TIMEOUT_MS", 100...60_000) { webhookTimeoutMillis = v }
+        if let raw = env["KEEL_WEBHOOK_RETRY_SCALE"] {
+            guard let v = Double(raw), v > 0, v <= 1 else {
+                throw Invalid(description: "KEEL_WEBHOOK_RETRY_SCALE=\(raw) is not valid: expected a number above 0 and at most 1.")
+            }
+            webhookRetryScale = v
+        }
+        if let v = try int("KEEL_WORKER_POLL_MS", 10...60_000) { workerPollMillis = v }
+        if let v = try int("KEEL_SCHEDULER_INTERVAL", 1...86_400) { schedulerIntervalSeconds = v }
         if let v = env["KEEL_PUBLIC_URL"] {
             guard v.hasPrefix("http://") || v.hasPrefix("https://") else { throw Invalid(description: "KEEL_PUBLIC_URL must start with http:// or https://.") }
             publicBaseURL = v.hasSuffix("/") ? String(v.dropLast()) : v

@@ -25,6 +25,6 @@ public struct Migration: Sendable {
 }
 
 public enum Migrations {
-    public static let all: [Migration] = [m001Foundation, m002Records, m003Pipelines, m004LeadsTasksActivities]
+    public static let all: [Migration] = [m001Foundation, m002Records, m003Pipelines, m004LeadsTasksActivities, m005WebhooksAutomations]
     public static var latest: Int { all.map(\.version).max() ?? 0 }
 }

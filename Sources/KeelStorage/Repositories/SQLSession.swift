@@ -9,7 +9,7 @@ struct SQLSession: StoreSession {
 
     var identity: any IdentityRepository { SQLIdentityRepository(db: db) }
     var audit: any AuditRepository { SQLAuditRepository(db: db) }
-    var outbox: any OutboxRepository { SQLOutboxRepository(db: db) }
+    var outbox: any OutboxRepository { SQLOutboxRepository(db: db, dialect: dialect) }
     var mail: any MailRepository { SQLMailRepository(db: db, dialect: dialect) }
     var idempotency: any IdempotencyRepository { SQLIdempotencyRepository(db: db, dialect: dialect) }
     var settings: any SettingsRepository { SQLSettingsRepository(db: db, dialect: dialect) }
@@ -20,6 +20,9 @@ struct SQLSession: StoreSession {
     var pipelines: any PipelineRepository { SQLPipelineRepository(db: db) }
     var lineItems: any LineItemRepository { SQLLineItemRepository(db: db) }
     var activityLinks: any ActivityLinkRepository { SQLActivityLinkRepository(db: db) }
+    var webhooks: any WebhookRepository { SQLWebhookRepository(db: db, dialect: dialect) }
+    var automations: any AutomationRepository { SQLAutomationRepository(db: db, dialect: dialect) }
+    var scheduler: any SchedulerRepository { SQLSchedulerRepository(db: db, dialect: dialect) }
 }
 
 extension SQLRow {
@@ -58,6 +61,24 @@ struct SQLSettingsRepository: SettingsRepository {
 
 struct SQLOutboxRepository: OutboxRepository {
     let db: any SQLDatabase
+    let dialect: SQLDialectKind
+
+    func claimUndispatched(limit: Int) async throws -> [OutboxEvent] {
+        let lock = dialect == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
+        return try await db.raw("""
+            SELECT * FROM outbox_events WHERE dispatched_at IS NULL ORDER BY seq LIMIT \(bind: Int64(limit))\(unsafeRaw: lock)
+            """).all().map(decode)
+    }
+
+    func markDispatched(_ ids: [EventID], at: Date) async throws {
+        guard !ids.isEmpty else { return }
+        let list = ids.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")
+        try await db.raw("UPDATE outbox_events SET dispatched_at = \(bind: ms(at)) WHERE id IN (" + list + ")").run()
+    }
+
+    func purge(before: Date) async throws -> Int {
+        try await db.raw("DELETE FROM outbox_events WHERE occurred_at < \(bind: ms(before)) AND dispatched_at IS NOT NULL RETURNING seq").all().count
+    }
 
     func append(_ e: OutboxEvent) async throws {
         try await db.raw("""
