@@ -113,7 +113,8 @@ public struct ConditionEvaluator: Sendable {
     func number(_ v: JSONValue) -> Decimal? {
         switch v {
         case .number(let n): Decimal(string: n)
-        case .string(let s) where !s.isEmpty && s.allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" }): Decimal(string: s)
+        // Money travels as a decimal string; dates ("2026-11-25") must not be read as numbers.
+        case .string(let s) where s.range(of: #"^-?[0-9]+(\.[0-9]+)?$"#, options: .regularExpression) != nil: Decimal(string: s)
         default: nil
         }
     }

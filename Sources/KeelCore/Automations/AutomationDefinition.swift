@@ -132,7 +132,8 @@ public struct AutomationDefinition: Sendable {
                 do {
                     _ = try parser.parse(.object(["field": .string(bare), "op": .string(op.rawValue), "value": value]))
                 } catch let e as APIError where !bare.hasPrefix("custom_fields.") {
-                    throw fail("\(path)", e.details.first?.code ?? "invalid_value", e.message)
+                    let where_ = e.details.first?.field.map { $0.hasPrefix("filter") ? path + $0.dropFirst(6) : path } ?? path
+                    throw fail(where_, e.details.first?.code ?? "invalid_value", e.details.first?.message ?? e.message)
                 } catch {}
             } else if schedule {
                 throw fail("\(path).field", "invalid_field", "Schedule conditions address the record's own fields.")
