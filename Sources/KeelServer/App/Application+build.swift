@@ -68,6 +68,7 @@ public enum KeelServer {
             let b = services.background
             workers.append(BackgroundWorkers(dispatcher: b.dispatcher, sender: b.sender, runner: b.runner, scheduler: b.scheduler,
                                              poll: .milliseconds(config.workerPollMillis), schedulerInterval: .seconds(config.schedulerIntervalSeconds),
+                                             purgeInterval: .seconds(config.purgeIntervalSeconds),
                                              logger: Logger(label: "keel.workers")))
         }
         return Application(router: router, configuration: .init(address: .hostname(config.host, port: config.port), serverName: "keel"),

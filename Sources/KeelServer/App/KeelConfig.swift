@@ -32,6 +32,8 @@ public struct KeelConfig: Sendable {
     public var workerPollMillis = 500
     /// How often the scheduler looks for overdue tasks, stale deals and due schedules.
     public var schedulerIntervalSeconds = 30
+    /// How often retention runs (soft-deleted rows, old events, delivery logs, runs, idempotency keys, deleted workspaces).
+    public var purgeIntervalSeconds = 3600
 
     public init() {}
 
@@ -128,6 +130,7 @@ public struct KeelConfig: Sendable {
         }
         if let v = try int("KEEL_WORKER_POLL_MS", 10...60_000) { workerPollMillis = v }
         if let v = try int("KEEL_SCHEDULER_INTERVAL", 1...86_400) { schedulerIntervalSeconds = v }
+        if let v = try int("KEEL_PURGE_INTERVAL", 1...604_800) { purgeIntervalSeconds = v }
         if let v = env["KEEL_PUBLIC_URL"] {
             guard v.hasPrefix("http://") || v.hasPrefix("https://") else { throw Invalid(description: "KEEL_PUBLIC_URL must start with http:// or https://.") }
             publicBaseURL = v.hasSuffix("/") ? String(v.dropLast()) : v

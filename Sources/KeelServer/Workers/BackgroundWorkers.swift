@@ -12,6 +12,7 @@ struct BackgroundWorkers: Service {
     let scheduler: Scheduler
     let poll: Duration
     let schedulerInterval: Duration
+    let purgeInterval: Duration
     let logger: Logger
 
     func run() async throws {
@@ -49,7 +50,7 @@ struct BackgroundWorkers: Service {
                         logger.info("scheduler", metadata: ["task_overdue": "\(report.overdue)", "deal_stale": "\(report.stale)",
                                                             "scheduled_runs": "\(report.scheduledRuns)"])
                     }
-                    if lastPurge.map({ ContinuousClock.now - $0 >= .seconds(3600) }) ?? true {
+                    if lastPurge.map({ ContinuousClock.now - $0 >= purgeInterval }) ?? true {
                         let purged = try await scheduler.purge()
                         logger.info("retention purge", metadata: ["records": "\(purged.records)", "events": "\(purged.events)",
                                                                   "deliveries": "\(purged.deliveries)", "runs": "\(purged.runs)",

@@ -91,6 +91,7 @@ func workersOn(_ c: inout KeelConfig) {
     c.webhookRetryScale = 0.0005
     c.webhookTimeoutMillis = 2000
     c.schedulerIntervalSeconds = 1
+    c.purgeIntervalSeconds = 1
 }
 
 /// Like `withApp`, plus a second handle on the same database (to age rows the API cannot backdate).
