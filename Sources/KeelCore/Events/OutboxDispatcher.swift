@@ -25,17 +25,18 @@ public struct OutboxDispatcher: Sendable {
             let workspaces = Array(Set(events.map(\.workspaceID)))
             let endpoints = Dictionary(grouping: try await tx.webhooks.receiving(workspaces), by: \.workspaceID)
             let automations = Dictionary(grouping: try await tx.automations.eventTriggered(workspaces), by: \.workspaceID)
+            var ids = ULID.Sequence(at: now)
             for event in events {
                 var body: String?
                 for endpoint in endpoints[event.workspaceID] ?? [] where endpoint.subscribes(to: event.type) {
                     let text = body ?? EventService.render(event).jsonString()
                     body = text
                     try await tx.webhooks.insertDelivery(WebhookDelivery(
-                        id: .generate(at: now), workspaceID: event.workspaceID, endpointID: endpoint.id, eventID: event.id.rawValue,
+                        id: DeliveryID(trusted: "dlv_" + ids.next()), workspaceID: event.workspaceID, endpointID: endpoint.id, eventID: event.id.rawValue,
                         eventType: event.type, body: text, nextAttemptAt: now, createdAt: now, updatedAt: now))
                 }
                 for automation in automations[event.workspaceID] ?? [] where automation.trigger.event == event.type {
-                    try await tx.automations.insertRun(OutboxDispatcher.run(for: automation, event: event, at: now))
+                    try await tx.automations.insertRun(OutboxDispatcher.run(for: automation, event: event, id: RunID(trusted: "run_" + ids.next()), at: now))
                 }
             }
             try await tx.outbox.markDispatched(events.map(\.id), at: now)
@@ -44,9 +45,9 @@ public struct OutboxDispatcher: Sendable {
     }
 
     /// A pending run, or a failed one when the chain of automation-made changes is already too deep.
-    static func run(for automation: Automation, event: OutboxEvent, at now: Date) -> AutomationRun {
+    static func run(for automation: Automation, event: OutboxEvent, id: RunID, at now: Date) -> AutomationRun {
         let tooDeep = event.causationDepth > maxCausationDepth
-        return AutomationRun(id: .generate(at: now), workspaceID: event.workspaceID, automationID: automation.id, eventID: event.id.rawValue,
+        return AutomationRun(id: id, workspaceID: event.workspaceID, automationID: automation.id, eventID: event.id.rawValue,
                              source: .event, objectType: event.objectType, objectID: event.objectID, status: tooDeep ? .failed : .pending,
                              causationDepth: event.causationDepth,
                              error: tooDeep ? "Stopped: a chain of automation changes deeper than \(maxCausationDepth) (loop guard)." : nil,

@@ -83,15 +83,38 @@ public enum ULID {
     static let valid: Set<UInt8> = Set(alphabet)
 
     public static func make(at date: Date = Date()) -> String {
+        // Two draws give the 80 random bits (one getrandom call per draw).
+        encode(rawBytes(at: date))
+    }
+
+    /// ULIDs that sort in the order they are taken, even within one millisecond (a batch's rows keep their order).
+    public struct Sequence: Sendable {
+        var bytes: [UInt8]
+
+        public init(at date: Date = Date()) {
+            bytes = ULID.rawBytes(at: date)
+            // Room to count up without carrying into the timestamp.
+            bytes[6] = 0
+        }
+
+        public mutating func next() -> String {
+            for i in stride(from: 15, through: 7, by: -1) {
+                bytes[i] &+= 1
+                if bytes[i] != 0 { break }
+            }
+            return ULID.encode(bytes)
+        }
+    }
+
+    static func rawBytes(at date: Date) -> [UInt8] {
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<6 { bytes[i] = UInt8((millis >> UInt64(8 * (5 - i))) & 0xFF) }
-        // Two draws give the 80 random bits (one getrandom call per draw).
         var rng = SystemRandomNumberGenerator()
         let a = rng.next(), b = rng.next()
         for i in 0..<8 { bytes[6 + i] = UInt8(truncatingIfNeeded: a >> UInt64(8 * i)) }
         for i in 0..<2 { bytes[14 + i] = UInt8(truncatingIfNeeded: b >> UInt64(8 * i)) }
-        return encode(bytes)
+        return bytes
     }
 
     static func encode(_ bytes: [UInt8]) -> String {

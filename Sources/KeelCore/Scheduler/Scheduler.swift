@@ -110,8 +110,9 @@ public struct Scheduler: Sendable {
             }
             let batch = Array(ids.prefix(Scheduler.maxRunsPerFiring))
             try await store.write { tx in
+                var ids = ULID.Sequence(at: now)
                 for id in batch {
-                    try await tx.automations.insertRun(AutomationRun(id: .generate(at: now), workspaceID: a.workspaceID, automationID: a.id, eventID: nil,
+                    try await tx.automations.insertRun(AutomationRun(id: RunID(trusted: "run_" + ids.next()), workspaceID: a.workspaceID, automationID: a.id, eventID: nil,
                                                                      source: .schedule, objectType: a.trigger.objectType, objectID: id,
                                                                      status: .pending, causationDepth: 0, createdAt: now))
                 }
