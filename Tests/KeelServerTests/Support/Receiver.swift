@@ -124,3 +124,35 @@ func withAppAndDatabase(_ tweak: (inout KeelConfig) -> Void = { _ in },
     }
     await cleanup()
 }
+
+/// Two `keel serve` applications (both running workers) on one database, as a scaled-out deployment runs them.
+func withTwoInstances(_ tweak: @escaping @Sendable (inout KeelConfig) -> Void,
+                      _ body: @escaping @Sendable (API, API) async throws -> Void) async throws {
+    let (dbConfig, cleanup) = try await TestDatabase.make()
+    func config(_ secret: String) -> KeelConfig {
+        var c = KeelConfig()
+        c.database = dbConfig
+        c.bcryptCost = 4
+        c.bootstrap = false
+        c.rateLimitRPS = 0
+        c.rateLimitBurst = 0
+        c.logLevel = .warning
+        c.jwtSecret = secret
+        tweak(&c)
+        return c
+    }
+    let secret = String(repeating: "s", count: 48)
+    do {
+        let first = try await KeelServer.buildApplication(config(secret), announce: { _ in })
+        let second = try await KeelServer.buildApplication(config(secret), announce: { _ in })
+        try await first.test(.router) { a in
+            try await second.test(.router) { b in
+                try await body(API(client: a), API(client: b))
+            }
+        }
+    } catch {
+        await cleanup()
+        throw error
+    }
+    await cleanup()
+}

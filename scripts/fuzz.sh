@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Contract fuzzing: runs schemathesis against a throwaway `keel serve` and fails on any 5xx or any response that does
+# not match the OpenAPI document the server itself serves (GET /api/v1/openapi.json).
+#
+#   scripts/fuzz.sh                   fuzz a server on a fresh temporary SQLite database
+#   scripts/fuzz.sh --db postgres     fuzz a server on the PostgreSQL database in KEEL_TEST_DATABASE_URL (it should be
+#                                     a throwaway one: the script bootstraps an owner into it and the fuzzer fills it)
+#
+# Needs an already built binary (`swift build --product keel`); nothing is built here.
+#
+# Environment:
+#   KEEL_BIN            the keel binary (default .build/debug/keel)
+#   FUZZ_EXAMPLES       examples per operation and phase (default 25)
+#   FUZZ_MAX_SECONDS    time cap for the schemathesis run; overrunning it is a failure (default 600)
+#   FUZZ_SEED           schemathesis/Hypothesis seed (default 20260316), so runs are reproducible
+#   FUZZ_WORKERS        schemathesis workers (default 2)
+#   FUZZ_PHASES         schemathesis phases (default examples,coverage,fuzzing)
+#   FUZZ_REPORT_DIR     where the JUnit report and the server log are kept (default: a temporary directory, kept
+#                       only when the run fails)
+#   SCHEMATHESIS        the schemathesis executable (default: `schemathesis` or `st` on PATH; when there is neither,
+#                       it is installed into .build/fuzz-venv with pip, pinned to SCHEMATHESIS_VERSION)
+#
+# Server settings for the run: rate limits and the login limiter off (the fuzzer would only measure them), bcrypt cost 4,
+# no bootstrap banner (the owner and an all-scopes `*` API key come from `keel bootstrap --json` before the server
+# starts), private webhook targets refused (fuzzed webhook URLs must never reach anything on this machine).
+#
+# Checks: not_a_server_error (no 5xx), status_code_conformance (every status is documented for the operation),
+# content_type_conformance, response_headers_conformance and response_schema_conformance (bodies match the schemas).
+# Exit status: 0 when every check passed, non-zero otherwise (also when the server died or the time cap was hit).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
+say() { printf 'fuzz: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 2; }
+
+DB_KIND=sqlite
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --db) shift; DB_KIND="${1:-}" ;;
+        --db=*) DB_KIND="${1#--db=}" ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+    shift
+done
+
+KEEL_BIN="${KEEL_BIN:-$ROOT/.build/debug/keel}"
+FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-25}"
+FUZZ_MAX_SECONDS="${FUZZ_MAX_SECONDS:-600}"
+FUZZ_SEED="${FUZZ_SEED:-20260316}"
+FUZZ_WORKERS="${FUZZ_WORKERS:-2}"
+FUZZ_PHASES="${FUZZ_PHASES:-examples,coverage,fuzzing}"
+SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
+
+[ -x "$KEEL_BIN" ] || die "no keel binary at $KEEL_BIN (build it: swift build --product keel, or set KEEL_BIN)"
+command -v curl >/dev/null 2>&1 || die "curl is needed"
+command -v python3 >/dev/null 2>&1 || die "python3 is needed"
+
+# ---------------------------------------------------------------------------------------------------------------------
+# schemathesis
+# ---------------------------------------------------------------------------------------------------------------------
+if [ -z "${SCHEMATHESIS:-}" ]; then
+    if command -v schemathesis >/dev/null 2>&1; then
+        SCHEMATHESIS="$(command -v schemathesis)"
+    elif command -v st >/dev/null 2>&1 && st --version 2>/dev/null | grep -q schemathesis; then
+        SCHEMATHESIS="$(command -v st)"
+    else
+        venv="$ROOT/.build/fuzz-venv"
+        if [ ! -x "$venv/bin/schemathesis" ]; then
+            say "schemathesis not found: installing schemathesis==$SCHEMATHESIS_VERSION into $venv"
+            python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+            "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION" || die "pip install schemathesis failed"
+        fi
+        SCHEMATHESIS="$venv/bin/schemathesis"
+    fi
+fi
+"$SCHEMATHESIS" --version >/dev/null 2>&1 || die "$SCHEMATHESIS does not run"
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Server
+# ---------------------------------------------------------------------------------------------------------------------
+WORK="$(mktemp -d /tmp/keel-fuzz.XXXXXX)"
+SERVER_PID=""
+KEEP_WORK=0
+
+cleanup() {
+    local status=$?
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+    if [ "$KEEP_WORK" -eq 1 ] || [ "$status" -ne 0 ]; then
+        say "kept $WORK (server log: $WORK/serve.log)"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+case "$DB_KIND" in
+    sqlite) DATABASE_URL="sqlite://$WORK/keel.sqlite" ;;
+    postgres | pg)
+        DATABASE_URL="${KEEL_TEST_DATABASE_URL:-}"
+        [[ "$DATABASE_URL" == postgres://* || "$DATABASE_URL" == postgresql://* ]] ||
+            die "--db postgres needs KEEL_TEST_DATABASE_URL=postgres://... (a throwaway database)"
+        ;;
+    *) die "--db takes sqlite or postgres, not '$DB_KIND'" ;;
+esac
+
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+BASE="http://127.0.0.1:$PORT"
+
+export KEEL_DATABASE_URL="$DATABASE_URL"
+export KEEL_HOST=127.0.0.1
+export KEEL_PORT="$PORT"
+export KEEL_RATE_LIMIT_RPS=0
+export KEEL_RATE_LIMIT_BURST=0
+export KEEL_LOGIN_ATTEMPTS_PER_MINUTE=0
+export KEEL_BOOTSTRAP=false
+export KEEL_BCRYPT_COST=4
+export KEEL_LOG_LEVEL=warning
+export KEEL_WEBHOOKS_ALLOW_PRIVATE=false
+
+say "database: ${DB_KIND} ($([ "$DB_KIND" = sqlite ] && echo "$DATABASE_URL" || echo "KEEL_TEST_DATABASE_URL"))"
+bootstrap_json="$("$KEEL_BIN" bootstrap --email fuzz@example.com --workspace Fuzz --json 2>"$WORK/bootstrap.log")" || {
+    cat "$WORK/bootstrap.log" >&2
+    die "keel bootstrap failed"
+}
+API_KEY="$(printf '%s' "$bootstrap_json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')" ||
+    die "keel bootstrap printed no api_key"
+[ -n "$API_KEY" ] || die "keel bootstrap printed an empty api_key"
+
+"$KEEL_BIN" serve >"$WORK/serve.log" 2>&1 &
+SERVER_PID=$!
+say "keel serve (pid $SERVER_PID) on $BASE"
+ready=0
+for _ in $(seq 1 300); do
+    if curl -fsS -o /dev/null --max-time 2 "$BASE/health/ready" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.2
+done
+if [ "$ready" -ne 1 ]; then
+    tail -n 40 "$WORK/serve.log" >&2 || true
+    die "the server did not become ready on $BASE/health/ready"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Operations left out: the ones that end the fuzzer's own access (or would make later results meaningless).
+# ---------------------------------------------------------------------------------------------------------------------
+EXCLUDED_OPERATIONS=(
+    deleteCurrentWorkspace # DELETE /workspace: soft-deletes the workspace, every later request would fail
+    transferOwnership      # POST /workspace/transfer-ownership: demotes the fuzzer's owner to admin
+    updateMember           # PATCH /members/{id}: could change the fuzzer's own role (and so its key's reach)
+    removeMember           # DELETE /members/{id}: could remove the fuzzer's own membership (its key dies with it)
+    logout                 # POST /auth/logout: revokes the caller's tokens
+    revokeRefreshToken     # POST /auth/revoke: revokes tokens
+    revokeAPIKey           # DELETE /api-keys/{id}: could revoke the fuzzer's own key
+    rotateAPIKey           # POST /api-keys/{id}/rotate: could replace the fuzzer's own key
+    updateAPIKey           # PATCH /api-keys/{id}: could shrink the fuzzer's own key's scopes
+)
+# Kept on purpose: confirmPasswordReset (needs a mailed single-use token the fuzzer never sees, and the API key does
+# not depend on the password anyway), switchWorkspace and createWorkspace (a key gets 403; a session would only get new
+# tokens or a new workspace), signup (closed: a user exists and KEEL_OPEN_SIGNUP is off).
+exclude_args=()
+for op in "${EXCLUDED_OPERATIONS[@]}"; do exclude_args+=(--exclude-operation-id "$op"); done
+
+REPORT_DIR="${FUZZ_REPORT_DIR:-$WORK/report}"
+mkdir -p "$REPORT_DIR"
+CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance
+
+say "$("$SCHEMATHESIS" --version): $FUZZ_EXAMPLES examples per operation, phases $FUZZ_PHASES, seed $FUZZ_SEED," \
+    "workers $FUZZ_WORKERS, time cap ${FUZZ_MAX_SECONDS}s"
+say "checks: $CHECKS"
+say "excluded: ${EXCLUDED_OPERATIONS[*]}"
+
+start=$SECONDS
+status=0
+# NO_COLOR: plain logs in CI. The Hypothesis example database is off, so a run depends on the seed alone.
+NO_COLOR=1 timeout -k 10 "$FUZZ_MAX_SECONDS" "$SCHEMATHESIS" run "$BASE/api/v1/openapi.json" \
+    --url "$BASE" \
+    --header "Authorization: Bearer $API_KEY" \
+    --checks "$CHECKS" \
+    --phases "$FUZZ_PHASES" \
+    --max-examples "$FUZZ_EXAMPLES" \
+    --seed "$FUZZ_SEED" \
+    --generation-database none \
+    --workers "$FUZZ_WORKERS" \
+    --request-timeout 30 \
+    --suppress-health-check all \
+    --no-color \
+    --output-sanitize true \
+    --report junit \
+    --report-dir "$REPORT_DIR" \
+    "${exclude_args[@]}" || status=$?
+elapsed=$((SECONDS - start))
+
+alive=1
+kill -0 "$SERVER_PID" 2>/dev/null || alive=0
+
+printf '\n'
+say "summary: schemathesis exit $status after ${elapsed}s; server $([ "$alive" -eq 1 ] && echo "still running" || echo "DIED")"
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    say "FAILED: the run exceeded FUZZ_MAX_SECONDS=${FUZZ_MAX_SECONDS}s and was stopped"
+fi
+if [ "$alive" -eq 0 ]; then
+    say "FAILED: the server process exited during the run; last lines of its log:"
+    tail -n 40 "$WORK/serve.log" >&2 || true
+    [ "$status" -ne 0 ] || status=1
+fi
+if grep -qiE 'fatal error|panic|Fatal error' "$WORK/serve.log" 2>/dev/null; then
+    say "FAILED: the server log shows a crash:"
+    grep -iE -m 5 'fatal error|panic' "$WORK/serve.log" >&2 || true
+    [ "$status" -ne 0 ] || status=1
+fi
+if [ "$status" -ne 0 ]; then
+    KEEP_WORK=1
+    say "FAILED (JUnit report in $REPORT_DIR)"
+    exit "$status"
+fi
+say "passed"
