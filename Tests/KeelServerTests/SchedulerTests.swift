@@ -109,3 +109,33 @@ final class SchedulerTests: XCTestCase {
         }
     }
 }
+
+final class WorkspacePurgeTests: XCTestCase {
+    func testADeletedWorkspaceIsPurgedAfterItsGracePeriod() async throws {
+        try await withAppAndDatabase({ workersOn(&$0); $0.openSignup = true }) { api, db in
+            let gone = try await api.signup(email: "gone@example.com", workspace: "Gone")
+            let kept = try await api.signup(email: "kept@example.com", workspace: "Kept")
+            _ = try await api.post("/api/v1/contacts", token: gone.accessToken, json: ["first_name": "Bye"])
+            _ = try await api.post("/api/v1/contacts", token: kept.accessToken, json: ["first_name": "Stay"])
+            let deleted = try await api.delete("/api/v1/workspace", token: gone.accessToken)
+            XCTAssertEqual(deleted.code, 204, deleted.text)
+            let count = { @Sendable (sql: SQLQueryString) async throws -> Int in
+                try await db.withSQL { try await $0.raw(sql).first()?.decode(column: "n", as: Int.self) } ?? -1
+            }
+            try await Task.sleep(for: .milliseconds(1500))
+            let during = try await count("SELECT COUNT(*) AS n FROM workspaces WHERE id = \(bind: gone.workspaceID)")
+            XCTAssertEqual(during, 1, "kept during the grace period")
+            let past = SchedulerTests.nowMillis - 1000
+            try await db.withSQL { try await $0.raw("UPDATE workspaces SET purge_after = \(bind: past) WHERE id = \(bind: gone.workspaceID)").run() }
+            try await eventually("the workspace to be purged") {
+                try await count("SELECT COUNT(*) AS n FROM workspaces WHERE id = \(bind: gone.workspaceID)") == 0
+            }
+            let contacts = try await count("SELECT COUNT(*) AS n FROM contacts WHERE workspace_id = \(bind: gone.workspaceID)")
+            XCTAssertEqual(contacts, 0)
+            let members = try await count("SELECT COUNT(*) AS n FROM members WHERE workspace_id = \(bind: gone.workspaceID)")
+            XCTAssertEqual(members, 0)
+            let other = try await count("SELECT COUNT(*) AS n FROM contacts WHERE workspace_id = \(bind: kept.workspaceID)")
+            XCTAssertEqual(other, 1, "other workspaces are untouched")
+        }
+    }
+}

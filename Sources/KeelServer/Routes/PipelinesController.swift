@@ -67,6 +67,8 @@ struct PipelinesController {
         }
         r.put("/api/v1/pipelines/{id}/stages", .write("pipelines")) { req in
             let id = try req.id("id", as: PipelineKind.self).rawValue
+            // The path id is resolved before the body is read (404 comes before 400/422).
+            _ = try await service.get(try req.caller(), id: id)
             let body = try req.decode(ReorderBody.self)
             let view = try await service.reorder(try req.caller(), pipelineID: id, stageIDs: body.stage_ids, meta: req.meta)
             let items = view.stages.map { service.renderStage($0, currency: view.pipeline.currency, totals: view.totals) }
@@ -120,6 +122,8 @@ struct DealsController {
     func register(on r: APIRouter) {
         routes.register(on: r)
         r.post("/api/v1/deals/{id}/move", .write("deals")) { req in
+            // The path id is resolved before the body is read (404 comes before 400/422).
+            _ = try await routes.service.get(try req.caller(), id: try routes.id(req))
             let body = try req.decode(MoveBody.self)
             var patch: [String: JSONValue] = ["stage_id": .string(body.stage_id)]
             if let reason = body.lost_reason { patch["lost_reason"] = .string(reason) }

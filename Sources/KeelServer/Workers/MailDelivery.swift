@@ -21,7 +21,7 @@ struct LogMailTransport: MailTransport {
     }
 }
 
-/// Drains the mail outbox and expires idempotency keys and revoked-token markers.
+/// Drains the mail outbox (retention, idempotency expiry included, belongs to the scheduler).
 struct MailAndHousekeepingService: Service {
     let store: any Store
     let transport: any MailTransport
@@ -30,17 +30,11 @@ struct MailAndHousekeepingService: Service {
     let interval: Duration
 
     func run() async throws {
-        var lastPurge = ContinuousClock.now - .seconds(3600)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await deliverPending()
-                if ContinuousClock.now - lastPurge >= .seconds(3600) {
-                    let purged = try await store.write { [clock] in try await $0.idempotency.purgeExpired(before: clock.now()) }
-                    if purged > 0 { logger.info("expired idempotency keys purged", metadata: ["count": "\(purged)"]) }
-                    lastPurge = ContinuousClock.now
-                }
             } catch {
-                logger.warning("mail/housekeeping pass failed", metadata: ["error": "\(error)"])
+                logger.warning("mail delivery pass failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: interval)
         }
