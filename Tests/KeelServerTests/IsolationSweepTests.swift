@@ -147,7 +147,13 @@ enum Sweep {
     static func call(_ api: API, _ method: String, _ path: String, token: String) async throws -> TestResponse {
         let m = HTTPRequest.Method(method)!
         switch method {
-        case "POST", "PATCH", "PUT": return try await api.send(m, path, token: token, json: ProcessInfo.processInfo.environment["SWEEP_BODY"] == nil ? [String: Any]() : ["zz_unknown": 1, "name": 5, "stage_ids": 3])
+        case "POST", "PATCH", "PUT":
+            switch ProcessInfo.processInfo.environment["SWEEP_BODY"] {
+            case "unknown": return try await api.send(m, path, token: token, json: ["sweep_unknown_field": true])
+            case "text": return try await api.send(m, path, token: token, raw: "hello", contentType: "text/plain")
+            case "bad": return try await api.send(m, path, token: token, raw: "{not json")
+            default: return try await api.send(m, path, token: token, json: [String: Any]())
+            }
         default: return try await api.send(m, path, token: token)
         }
     }

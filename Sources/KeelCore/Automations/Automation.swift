@@ -178,6 +178,7 @@ public protocol AutomationRepository: Sendable {
     func runs(_ workspaceID: WorkspaceID, automationID: AutomationID, status: AutomationRun.Status?, before: String?, limit: Int) async throws -> [AutomationRun]
     /// Leases pending runs (and runs whose lease ran out) so no two runners take the same one.
     func claimRuns(now: Date, leaseUntil: Date, limit: Int) async throws -> [AutomationRun]
+    func hasClaimableRuns(now: Date) async throws -> Bool
     func updateRun(_ run: AutomationRun) async throws
     func purgeRuns(before: Date) async throws -> Int
 }

@@ -15,6 +15,7 @@ public struct AutomationRunner: Sendable {
     @discardableResult
     public func runOnce(limit: Int = 20) async throws -> Int {
         let now = clock.now()
+        guard try await store.read({ try await $0.automations.hasClaimableRuns(now: now) }) else { return 0 }
         // The lease covers a run's worst case (a send_webhook timing out on each action); a dead runner's runs are taken again after it.
         let runs = try await store.write { try await $0.automations.claimRuns(now: now, leaseUntil: now.addingTimeInterval(600), limit: limit) }
         for run in runs { await executor.execute(run) }

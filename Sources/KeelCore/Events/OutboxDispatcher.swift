@@ -19,6 +19,7 @@ public struct OutboxDispatcher: Sendable {
     @discardableResult
     public func dispatchBatch(limit: Int = 200) async throws -> Int {
         let now = clock.now()
+        guard try await store.read({ try await $0.outbox.hasUndispatched() }) else { return 0 }
         return try await store.write { tx in
             let events = try await tx.outbox.claimUndispatched(limit: limit)
             guard !events.isEmpty else { return 0 }

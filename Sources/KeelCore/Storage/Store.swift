@@ -104,6 +104,8 @@ public protocol OutboxRepository: Sendable {
     func get(_ workspaceID: WorkspaceID, id: EventID) async throws -> OutboxEvent?
     /// Locks the oldest undispatched events (in commit order) for the caller's transaction; others skip them.
     func claimUndispatched(limit: Int) async throws -> [OutboxEvent]
+    /// A cheap read, so idle workers do not queue for the (SQLite) writer.
+    func hasUndispatched() async throws -> Bool
     func markDispatched(_ ids: [EventID], at: Date) async throws
     /// Deletes dispatched events older than `before` (undispatched ones are never dropped).
     func purge(before: Date) async throws -> Int

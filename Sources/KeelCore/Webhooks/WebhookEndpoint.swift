@@ -150,6 +150,7 @@ public protocol WebhookRepository: Sendable {
     func attempts(_ workspaceID: WorkspaceID, deliveryIDs: [DeliveryID]) async throws -> [WebhookAttempt]
     /// Leases due deliveries of active endpoints until `leaseUntil`, so no two senders take the same one.
     func claimDue(now: Date, leaseUntil: Date, limit: Int) async throws -> [WebhookDelivery]
+    func hasDue(now: Date) async throws -> Bool
     func appendAttempt(_ attempt: WebhookAttempt) async throws
     func updateDelivery(_ delivery: WebhookDelivery) async throws
     /// Gives up on an endpoint's unfinished deliveries (it was disabled or deleted).

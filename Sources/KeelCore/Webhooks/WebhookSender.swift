@@ -85,6 +85,7 @@ public struct WebhookSender: Sendable {
     @discardableResult
     public func runOnce() async throws -> Int {
         let now = clock.now()
+        guard try await store.read({ try await $0.webhooks.hasDue(now: now) }) else { return 0 }
         // The lease outlives the timeout, so a crashed sender's deliveries are retried, and a live one's are not taken twice.
         let claimed = try await store.write { [policy, concurrency] tx in
             try await tx.webhooks.claimDue(now: now, leaseUntil: now.addingTimeInterval(policy.timeout + 30), limit: concurrency)

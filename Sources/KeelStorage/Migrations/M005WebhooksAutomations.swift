@@ -40,6 +40,7 @@ let m005WebhooksAutomations = Migration(version: 5, name: "webhooks_automations"
         PRIMARY KEY (workspace_id, id))
     """,
     "CREATE INDEX automation_runs_pending ON automation_runs (id) WHERE status = 'pending'",
+    "CREATE INDEX automation_runs_running ON automation_runs (lease_until) WHERE status = 'running'",
     "CREATE INDEX automation_runs_automation ON automation_runs (workspace_id, automation_id, id)",
     "CREATE INDEX automation_runs_created ON automation_runs (created_at)",
     """

@@ -153,6 +153,13 @@ struct SQLAutomationRepository: AutomationRepository {
         return (pending + stale).sorted { $0.id < $1.id }
     }
 
+    func hasClaimableRuns(now: Date) async throws -> Bool {
+        if try await db.raw("SELECT id FROM automation_runs WHERE status = 'pending' LIMIT 1").first() != nil { return true }
+        return try await db.raw("""
+            SELECT id FROM automation_runs WHERE status = 'running' AND lease_until IS NOT NULL AND lease_until < \(bind: ms(now)) LIMIT 1
+            """).first() != nil
+    }
+
     func updateRun(_ run: AutomationRun) async throws {
         try await db.raw("""
             UPDATE automation_runs SET status = \(bind: run.status.rawValue), actions = \(bind: JSONValue.array(run.actions.map(\.json)).jsonString()),

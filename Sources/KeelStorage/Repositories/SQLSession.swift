@@ -70,6 +70,10 @@ struct SQLOutboxRepository: OutboxRepository {
             """).all().map(decode)
     }
 
+    func hasUndispatched() async throws -> Bool {
+        try await db.raw("SELECT seq FROM outbox_events WHERE dispatched_at IS NULL LIMIT 1").first() != nil
+    }
+
     func markDispatched(_ ids: [EventID], at: Date) async throws {
         guard !ids.isEmpty else { return }
         let list = ids.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")

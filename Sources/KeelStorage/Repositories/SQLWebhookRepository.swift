@@ -124,6 +124,14 @@ struct SQLWebhookRepository: WebhookRepository {
             """).all().map(decodeDelivery).sorted { $0.id < $1.id }
     }
 
+    func hasDue(now: Date) async throws -> Bool {
+        try await db.raw("""
+            SELECT d.id FROM webhook_deliveries d
+            JOIN webhook_endpoints e ON e.workspace_id = d.workspace_id AND e.id = d.endpoint_id AND e.status = 'active'
+            WHERE d.status = 'pending' AND d.next_attempt_at <= \(bind: ms(now)) AND (d.lease_until IS NULL OR d.lease_until < \(bind: ms(now))) LIMIT 1
+            """).first() != nil
+    }
+
     func appendAttempt(_ a: WebhookAttempt) async throws {
         try await db.raw("""
             INSERT INTO webhook_attempts (workspace_id, delivery_id, attempt, endpoint_id, url, started_at, duration_ms, status_code,
