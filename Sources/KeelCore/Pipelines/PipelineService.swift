@@ -75,6 +75,17 @@ public struct PipelineService: Sendable {
         }
     }
 
+    /// Resolves a path's pipeline (and stage) before the controller reads a body: 404 for ids in the path comes before 415/400/422.
+    public func requireExists(_ p: Principal, pipelineID: String, stageID: String? = nil) async throws {
+        try p.require(PipelineService.read)
+        try await store.read { tx in
+            let pipe = try await loadPipeline(p, pipelineID, in: tx)
+            if let stageID, try await !tx.pipelines.stages(p.workspaceID, pipelineID: pipe.id).contains(where: { $0.id.rawValue == stageID }) {
+                throw APIError.notFound("Stage")
+            }
+        }
+    }
+
     public func get(_ p: Principal, id: String) async throws -> PipelineView {
         try p.require(PipelineService.read)
         return try await store.read { tx in

@@ -66,7 +66,11 @@ public enum KeelCLI {
                 workspaceID = id
             }
             try await database.enterBulkLoadMode()
-            let summary = try await DemoSeeder(store: database).run(workspaceID: workspaceID, sizes: sizes, seed: seed, progress: progress)
+            let tables = ["companies", "contacts", "notes", "record_tags", "leads", "deals", "deal_contacts", "deal_stage_history", "line_items",
+                          "tasks", "activities", "activity_links"]
+            let summary = try await database.withIndexesDeferred(on: tables) {
+                try await DemoSeeder(store: database).run(workspaceID: workspaceID, sizes: sizes, seed: seed, progress: progress)
+            }
             await database.shutdown()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

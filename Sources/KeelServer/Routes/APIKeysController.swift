@@ -20,6 +20,8 @@ struct APIKeysController {
         r.patch("/api/v1/api-keys/{id}", .userSession) { req in
             let p = try req.caller()
             let id = try req.id("id", as: APIKeyKind.self)
+            // The path id is resolved before the body is read (404 comes before 415/400/422).
+            _ = try await req.services.apiKeys.get(p, id)
             let body = try req.decode(APIKeyPatchBody.self)
             let key = try await req.services.apiKeys.update(p, id, name: try body.name.required("name"), scopes: try body.scopes.required("scopes"),
                                                             expectedVersion: try req.ifMatch() ?? body.version.required("version"), meta: req.meta)

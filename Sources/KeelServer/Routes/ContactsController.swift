@@ -89,8 +89,14 @@ struct CustomFieldsController {
             return try req.ok(CustomFieldDTO(def), version: def.version)
         }
         r.patch("/api/v1/custom-fields/{id}", .write("workspace")) { req in
+            let id = try req.id("id", as: CustomFieldKind.self)
+            // The path id is resolved before the body is read (404 comes before 415/400/422). Reads need crm:read, which a
+            // workspace:write key may lack; the probe only learns whether the definition exists, which the write itself reveals.
+            var probe = try req.caller()
+            probe.scopes.append(Scope("crm", .read))
+            _ = try await req.services.customFields.get(probe, id: id)
             let b = try req.decode(CustomFieldBody.self)
-            let def = try await req.services.customFields.update(try req.caller(), id: try req.id("id", as: CustomFieldKind.self),
+            let def = try await req.services.customFields.update(try req.caller(), id: id,
                                                                  CustomFieldInput(objectType: b.object_type, key: b.key, label: b.label, type: b.type,
                                                                                   options: b.options, required: b.required),
                                                                  expectedVersion: try req.ifMatch() ?? b.version, meta: req.meta)

@@ -18,6 +18,12 @@ struct LeadsController {
     func register(on r: APIRouter) {
         routes.register(on: r)
         r.post("/api/v1/leads/{id}/convert", .write("leads")) { req in
+            // Scopes (403) first, then the path id (404), then the body (415/400/422). deals:write depends on the body and is
+            // checked by the conversion itself.
+            let p = try req.caller()
+            try p.require(Scope("contacts", .write))
+            try p.require(Scope("companies", .write))
+            _ = try await routes.service.get(p, id: try routes.id(req))
             let body = try req.decodeOptional(ConvertBody.self)
             let result = try await conversion.convert(try req.caller(), leadID: try routes.id(req),
                                                       input: ConvertInput(createDeal: body?.create_deal ?? false, dealName: body?.deal_name,

@@ -17,7 +17,7 @@ struct MembersController {
         r.patch("/api/v1/members/{id}", .write("members")) { req in
             let p = try req.caller()
             let id = try req.id("id", as: MemberKind.self)
-            // The path id is resolved before the body is read (404 comes before 400/422).
+            // The path id is resolved before the body is read (404 comes before 415/400/422).
             _ = try await req.services.members.get(p, id)
             let body = try req.decode(MemberPatchBody.self)
             let m = try await req.services.members.changeRole(p, id, to: body.role, expectedVersion: try req.ifMatch() ?? body.version, meta: req.meta)

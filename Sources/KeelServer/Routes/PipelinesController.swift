@@ -42,6 +42,8 @@ struct PipelinesController {
         }
         r.patch("/api/v1/pipelines/{id}", .write("pipelines")) { req in
             let id = try req.id("id", as: PipelineKind.self).rawValue
+            // The path id is resolved before the body is read (404 comes before 415/400/422).
+            try await service.requireExists(try req.caller(), pipelineID: id)
             let body = try req.decode(PipelineBody.self)
             if body.stages != nil { throw APIError.validation("stages", "not_allowed", "Change stages through /pipelines/{id}/stages.") }
             let view = try await service.update(try req.caller(), id: id, name: body.name, currency: body.currency, isDefault: body.is_default,
@@ -60,6 +62,8 @@ struct PipelinesController {
         }
         r.post("/api/v1/pipelines/{id}/stages", .write("pipelines")) { req in
             let id = try req.id("id", as: PipelineKind.self).rawValue
+            // The path id is resolved before the body is read (404 comes before 415/400/422).
+            try await service.requireExists(try req.caller(), pipelineID: id)
             let body = try req.decode(StageBody.self)
             let (view, stage) = try await service.addStage(try req.caller(), pipelineID: id, input: body.input(raw: try rawBody(req)), meta: req.meta)
             return try req.created(service.renderStage(stage, currency: view.pipeline.currency, totals: view.totals),
@@ -67,8 +71,8 @@ struct PipelinesController {
         }
         r.put("/api/v1/pipelines/{id}/stages", .write("pipelines")) { req in
             let id = try req.id("id", as: PipelineKind.self).rawValue
-            // The path id is resolved before the body is read (404 comes before 400/422).
-            _ = try await service.get(try req.caller(), id: id)
+            // The path id is resolved before the body is read (404 comes before 415/400/422).
+            try await service.requireExists(try req.caller(), pipelineID: id)
             let body = try req.decode(ReorderBody.self)
             let view = try await service.reorder(try req.caller(), pipelineID: id, stageIDs: body.stage_ids, meta: req.meta)
             let items = view.stages.map { service.renderStage($0, currency: view.pipeline.currency, totals: view.totals) }
@@ -77,6 +81,8 @@ struct PipelinesController {
         r.patch("/api/v1/pipelines/{id}/stages/{sid}", .write("pipelines")) { req in
             let id = try req.id("id", as: PipelineKind.self).rawValue
             let sid = try req.id("sid", as: StageKind.self).rawValue
+            // Both path ids are resolved before the body is read (404 comes before 415/400/422).
+            try await service.requireExists(try req.caller(), pipelineID: id, stageID: sid)
             let body = try req.decode(StageBody.self)
             let (view, stage) = try await service.updateStage(try req.caller(), pipelineID: id, stageID: sid, input: body.input(raw: try rawBody(req)),
                                                               expectedVersion: try req.ifMatch() ?? body.version, meta: req.meta)
@@ -122,7 +128,7 @@ struct DealsController {
     func register(on r: APIRouter) {
         routes.register(on: r)
         r.post("/api/v1/deals/{id}/move", .write("deals")) { req in
-            // The path id is resolved before the body is read (404 comes before 400/422).
+            // The path id is resolved before the body is read (404 comes before 415/400/422).
             _ = try await routes.service.get(try req.caller(), id: try routes.id(req))
             let body = try req.decode(MoveBody.self)
             var patch: [String: JSONValue] = ["stage_id": .string(body.stage_id)]
@@ -147,6 +153,8 @@ struct DealsController {
         }
         r.post("/api/v1/deals/{id}/line-items", .write("deals")) { req in
             let dealID = try routes.id(req)
+            // The path id is resolved before the body is read (404 comes before 415/400/422).
+            _ = try await lineItems.list(try req.caller(), dealID: dealID)
             let body = try req.decode(LineItemBody.self)
             let (item, currency) = try await lineItems.create(try req.caller(), dealID: dealID, input: body.input, meta: req.meta)
             return try req.created(lineItems.render(item, currency: currency), location: "/api/v1/deals/\(dealID)/line-items")
@@ -154,6 +162,10 @@ struct DealsController {
         r.patch("/api/v1/deals/{id}/line-items/{lid}", .write("deals")) { req in
             let dealID = try routes.id(req)
             let lid = try req.id("lid", as: LineItemKind.self).rawValue
+            // Both path ids are resolved before the body is read (404 comes before 415/400/422).
+            guard try await lineItems.list(try req.caller(), dealID: dealID).0.contains(where: { $0.id == lid }) else {
+                throw APIError.notFound("Line item")
+            }
             let body = try req.decode(LineItemBody.self)
             let (item, currency) = try await lineItems.update(try req.caller(), dealID: dealID, id: lid, input: body.input,
                                                               expectedVersion: try req.ifMatch() ?? body.version, meta: req.meta)

@@ -43,6 +43,7 @@ struct MailAndHousekeepingService: Service {
     /// Claims before sending: delivery is at most once per message even with several instances.
     func deliverPending() async throws {
         let now = clock.now()
+        guard try await !store.read({ try await $0.mail.pending(limit: 1) }).isEmpty else { return }
         let claimed = try await store.write { try await $0.mail.claimPending(limit: 50, at: now) }
         for message in claimed {
             do {

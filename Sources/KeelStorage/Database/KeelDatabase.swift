@@ -142,6 +142,41 @@ public final class KeelDatabase: Store, @unchecked Sendable {
         }
     }
 
+    /// Runs a bulk load with the secondary indexes of the given tables dropped while those tables are empty, and builds them
+    /// again afterwards (even when the load fails): one sorted index build is several times faster than maintaining nine
+    /// indexes row by row. Tables that already hold rows keep their indexes. SQLite only; elsewhere `body` just runs.
+    public func withIndexesDeferred<T: Sendable>(on tables: [String], _ body: () async throws -> T) async throws -> T {
+        guard dialect == .sqlite else { return try await body() }
+        var dropped: [String] = []
+        try await withSQL(write: true) { db in
+            for table in tables {
+                guard try await db.raw("SELECT 1 AS one FROM \(ident: table) LIMIT 1").first() == nil else { continue }
+                let indexes = try await db.raw("""
+                    SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = \(bind: table) AND sql IS NOT NULL
+                    """).all()
+                for row in indexes {
+                    let name = try row.decode(column: "name", as: String.self)
+                    dropped.append(try row.decode(column: "sql", as: String.self))
+                    try await db.raw("DROP INDEX \(ident: name)").run()
+                }
+            }
+        }
+        let rebuild = dropped
+        func restore() async throws {
+            try await withSQL(write: true) { db in
+                for sql in rebuild { try await db.raw(SQLQueryString(sql)).run() }
+            }
+        }
+        do {
+            let result = try await body()
+            try await restore()
+            return result
+        } catch {
+            try? await restore()
+            throw error
+        }
+    }
+
     public func ping() async throws {
         try await withSQL(write: false) { db in try await db.raw("SELECT 1").run() }
     }
