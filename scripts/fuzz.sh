@@ -160,6 +160,208 @@ if [ "$ready" -ne 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Fixtures: without real ids most operations on /{objects}/{id} only ever see 404. Seed a few records of every kind through
+# the API and write a schemathesis config whose dictionaries feed their ids to path parameters (80% of the cases; the rest
+# stay random, so 404s are still tested) and to id-valued query and body fields (50%).
+# ---------------------------------------------------------------------------------------------------------------------
+CONFIG="$WORK/schemathesis.toml"
+python3 - "$BASE" "$API_KEY" "$CONFIG" 0.8 <<'PY' || die "seeding fixtures failed"
+import json, sys, urllib.request, urllib.error
+
+base, key, out_path, probability = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+api = base + "/api/v1"
+created = {}  # dictionary name -> list of ids
+failures = []
+
+
+def call(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(api + path, data=data, method=method)
+    req.add_header("Authorization", "Bearer " + key)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            text = resp.read().decode()
+            return resp.status, (json.loads(text) if text else None)
+    except urllib.error.HTTPError as e:
+        text = e.read().decode(errors="replace")
+        return e.code, text
+
+
+def add(name, value):
+    if value and value not in created.setdefault(name, []):
+        created[name].append(value)
+
+
+def make(name, path, body):
+    status, payload = call("POST", path, body)
+    if status not in (200, 201) or not isinstance(payload, dict):
+        failures.append(f"POST {path}: {status} {str(payload)[:300]}")
+        return None
+    record = payload["data"]
+    add(name, record.get("id"))
+    return record
+
+
+def collect(name, path, field="id"):
+    status, payload = call("GET", path)
+    if status != 200 or not isinstance(payload, dict):
+        failures.append(f"GET {path}: {status} {str(payload)[:300]}")
+        return []
+    items = payload["data"] if isinstance(payload["data"], list) else []
+    for item in items:
+        add(name, item.get(field))
+    return items
+
+
+collect("users", "/members", "user_id")
+collect("members", "/members")
+make("custom_fields", "/custom-fields", {"object_type": "contact", "key": "tier", "label": "Tier", "type": "text"})
+make("custom_fields", "/custom-fields", {"object_type": "deal", "key": "region", "label": "Region", "type": "select",
+                                         "options": ["emea", "amer"]})
+companies = [make("companies", "/companies", {"name": f"Acme {i}", "domain": f"acme{i}.example"}) for i in range(3)]
+company_ids = [c["id"] for c in companies if c]
+contacts = []
+for i in range(4):
+    body = {"first_name": f"Ada{i}", "last_name": "Lovelace", "email": f"ada{i}@acme.example", "phone": "+44 20 7946 0000",
+            "tags": ["vip"], "custom_fields": {"tier": "gold"}}
+    if company_ids:
+        body["company_id"] = company_ids[i % len(company_ids)]
+    contacts.append(make("contacts", "/contacts", body))
+contact_ids = [c["id"] for c in contacts if c]
+products = [make("products", "/products", {"name": f"Widget {i}", "sku": f"WID-{i}", "price": 12.5, "currency": "USD"})
+            for i in range(3)]
+for p in products:
+    if p and p.get("sku"):
+        add("skus", p["sku"])
+pipelines = collect("pipelines", "/pipelines")
+extra = make("pipelines", "/pipelines", {"name": "Fuzz pipeline"})
+for p in pipelines + ([extra] if extra else []):
+    status, payload = call("GET", f"/pipelines/{p['id']}/stages")
+    if status == 200 and isinstance(payload, dict):
+        for s in payload["data"]:
+            add("stages", s["id"])
+    else:
+        failures.append(f"GET /pipelines/{p['id']}/stages: {status}")
+open_stages = []
+for p in pipelines:
+    status, payload = call("GET", f"/pipelines/{p['id']}/stages")
+    if status == 200 and isinstance(payload, dict):
+        open_stages += [s["id"] for s in payload["data"] if s.get("type") == "open"]
+deals = []
+for i in range(4):
+    if not open_stages:
+        break
+    body = {"name": f"Deal {i}", "stage_id": open_stages[i % len(open_stages)], "expected_close_date": "2030-01-15"}
+    if company_ids:
+        body["company_id"] = company_ids[i % len(company_ids)]
+    if contact_ids:
+        body["contacts"] = [{"contact_id": contact_ids[i % len(contact_ids)], "role": "champion"}]
+    deals.append(make("deals", "/deals", body))
+deal_ids = [d["id"] for d in deals if d]
+product_ids = [p["id"] for p in products if p]
+for i, deal_id in enumerate(deal_ids[:3]):
+    body = {"quantity": 2, "discount_percent": 10}
+    if product_ids:
+        body["product_id"] = product_ids[i % len(product_ids)]
+    else:
+        body.update({"name": "Service", "unit_price": 100})
+    make("line_items", f"/deals/{deal_id}/line-items", body)
+for i in range(3):
+    make("leads", "/leads", {"name": f"Lead {i}", "email": f"lead{i}@leads.example", "company_name": f"Leadco {i}"})
+related = [("contact", x) for x in contact_ids[:2]] + [("deal", x) for x in deal_ids[:2]]
+for i, (kind, rid) in enumerate(related or [(None, None)]):
+    task = {"title": f"Call back {i}", "due_at": "2030-01-10T09:00:00.000Z"}
+    note = {"body": f"Note {i}"}
+    if rid:
+        task.update({"related_type": kind, "related_id": rid})
+        note.update({"related_type": kind, "related_id": rid})
+    make("tasks", "/tasks", task)
+    make("notes", "/notes", note)
+    if rid:
+        make("activities", "/activities", {"type": "call", "subject": f"Call {i}", "related_to": [{"type": kind, "id": rid}]})
+for i in range(2):
+    make("automations", "/automations", {"name": f"Tag new deals {i}", "trigger": {"event": "deal.created"},
+                                        "actions": [{"type": "add_tags", "config": {"tags": ["auto"]}}]})
+for i in range(3):
+    make("invitations", "/invitations", {"email": f"invitee{i}@example.com", "role": "member"})
+for aut in created.get("automations", [])[:1]:
+    for deal_id in deal_ids[:1]:
+        status, payload = call("POST", f"/automations/{aut}/run", {"object_id": deal_id})
+        if status == 200 and isinstance(payload, dict):
+            run = payload.get("data", {})
+            add("runs", run.get("id") if isinstance(run, dict) else None)
+        else:
+            failures.append(f"POST /automations/{aut}/run: {status} {str(payload)[:300]}")
+collect("events", "/events?limit=20")
+collect("audit", "/audit/logs?limit=20")
+
+# ----- the schemathesis config -----
+# Path parameters by the collection they address: /api/v1/<collection>/{id}..., plus the nested ones.
+collection_dictionary = {
+    "contacts": "contacts", "companies": "companies", "notes": "notes", "pipelines": "pipelines", "deals": "deals",
+    "products": "products", "leads": "leads", "tasks": "tasks", "activities": "activities",
+    "custom-fields": "custom_fields", "events": "events", "webhooks": "webhooks", "automations": "automations",
+    "invitations": "invitations", "members": "members", "audit": "audit",
+}
+nested_dictionary = {"sid": "stages", "lid": "line_items", "did": "deliveries", "run_id": "runs", "sku": "skus"}
+# Body and query fields that name records.
+field_dictionary = {
+    "owner_id": "users", "assignee_id": "users", "user_id": "users", "reassign_to": "users", "actor_id": "users",
+    "company_id": "companies", "contact_id": "contacts", "pipeline_id": "pipelines", "stage_id": "stages",
+    "deal_id": "deals", "product_id": "products", "lead_id": "leads", "object_id": "deals",
+    "move_deals_to": "pipelines", "related_id": "contacts", "member_id": "members",
+}
+
+def toml_str(s):
+    return json.dumps(s)
+
+status, spec = call("GET", "/openapi.json")
+if status != 200:
+    print(f"fuzz-seed: cannot read the document: {status}", file=sys.stderr)
+    sys.exit(1)
+lines = ["# Generated by scripts/fuzz.sh: ids of seeded records, fed to path, query and body parameters.", ""]
+for name, values in sorted(created.items()):
+    if values:
+        lines += [f"[dictionaries.{name}]", "values = [" + ", ".join(toml_str(v) for v in values) + "]", ""]
+have = {n for n, v in created.items() if v}
+global_bindings = []
+for field, name in sorted(field_dictionary.items()):
+    if name in have:
+        for loc in ("query", "body"):
+            global_bindings.append(f'"{loc}.{field}" = {{ dictionary = "{name}", probability = 0.5 }}')
+ops = []
+for path, item in spec["paths"].items():
+    parts = path.split("/")
+    for method, op in item.items():
+        if method not in ("get", "post", "put", "patch", "delete") or "operationId" not in op:
+            continue
+        bindings = []
+        for i, seg in enumerate(parts):
+            if not (seg.startswith("{") and seg.endswith("}")):
+                continue
+            param = seg[1:-1]
+            name = nested_dictionary.get(param)
+            if name is None and i >= 1:
+                name = collection_dictionary.get(parts[i - 1]) or collection_dictionary.get(parts[i - 2] if i >= 2 else "")
+            if name in have:
+                bindings.append(f'"path.{param}" = {{ dictionary = "{name}", probability = {probability} }}')
+        if bindings:
+            ops.append((op["operationId"], bindings))
+if global_bindings:
+    lines += ["[parameters]"] + global_bindings + [""]
+for op_id, bindings in ops:
+    lines += ["[[operations]]", f"include-operation-id = {toml_str(op_id)}", "[operations.parameters]"] + bindings + [""]
+with open(out_path, "w") as f:
+    f.write("\n".join(lines))
+summary = ", ".join(f"{n} {len(v)}" for n, v in sorted(created.items()) if v)
+print(f"fuzz-seed: seeded {summary}; {len(ops)} operations get seeded path ids", file=sys.stderr)
+for f in failures:
+    print(f"fuzz-seed: warning: {f}", file=sys.stderr)
+PY
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Operations left out: the ones that end the fuzzer's own access (or would make later results meaningless).
 # ---------------------------------------------------------------------------------------------------------------------
 EXCLUDED_OPERATIONS=(
@@ -191,7 +393,7 @@ say "excluded: ${EXCLUDED_OPERATIONS[*]}"
 start=$SECONDS
 status=0
 # NO_COLOR: plain logs in CI. The Hypothesis example database is off, so a run depends on the seed alone.
-NO_COLOR=1 timeout -k 10 "$FUZZ_MAX_SECONDS" "$SCHEMATHESIS" run "$BASE/api/v1/openapi.json" \
+NO_COLOR=1 timeout -k 10 "$FUZZ_MAX_SECONDS" "$SCHEMATHESIS" --config-file "$CONFIG" run "$BASE/api/v1/openapi.json" \
     --url "$BASE" \
     --header "Authorization: Bearer $API_KEY" \
     --checks "$CHECKS" \

@@ -4,9 +4,10 @@ import KeelServer
 import XCTest
 
 /// A tenant isolation sweep generated from the OpenAPI document: every documented operation with a `{...}` path parameter is
-/// called with workspace B's credentials on workspace A's ids and must answer 404 `not_found` (api.md §7: 404 for ids in the
-/// path comes before 415/400/422/409, so even a `{}` body that would be invalid must not be looked at). New routes are covered
-/// automatically; a route whose path parameter the sweep cannot fill fails the coverage test until it is mapped or skipped.
+/// called with workspace B's credentials on workspace A's ids and must answer 404 `not_found`. api.md §7 puts 404 (ids in the
+/// path) before 415/400/422/409, so writes are sent `{}` and also an unknown field, malformed JSON and a text/plain body: none of
+/// them may be looked at before the id is resolved. New routes are covered automatically; a route whose path parameter the
+/// sweep cannot fill fails the coverage test until it is mapped (and seeded) or skipped with a reason.
 final class IsolationSweepTests: XCTestCase {
     /// Every documented operation with a path parameter can be filled from workspace A's ids, or is skipped on purpose.
     func testEveryPathParameterOperationIsSweptOrSkipped() throws {
@@ -68,7 +69,7 @@ final class IsolationSweepTests: XCTestCase {
             let fixed = Set(Sweep.knownFindings.keys).subtracting(known).sorted()
             XCTAssertTrue(fixed.isEmpty, "known findings no longer reproduce (fixed?): remove them from Sweep.knownFindings: \(fixed)")
 
-            // Nothing of A's was read-modified, written or deleted: every GET A can make on its ids answers exactly as before.
+            // Nothing of A's was modified or deleted: every GET A can make on its ids answers exactly as before.
             let after = try await Sweep.snapshot(api, a, ops)
             var changed: [String] = []
             for (path, old) in before.sorted(by: { $0.key < $1.key }) {
@@ -96,9 +97,8 @@ enum Sweep {
     /// - `GET /products/sku/{sku}` is workspace-scoped by SKU, so it is swept with A's product SKU.
     static let skipped: [String: String] = [:]
 
-    /// Findings whose fix belongs in a file the sweep's author could not edit (owned by others at the time), by operation.
-    /// Only an ordering answer (400/415/422 where 404 is due) is tolerated for these; a 2xx or any other status still fails,
-    /// and an entry that stops reproducing fails too, so the list shrinks as fixes land.
+    /// Findings whose fix is pending, by operation. Only an ordering answer (400/415/422 where 404 is due) is tolerated for
+    /// these; a 2xx or any other status still fails, and an entry that stops reproducing fails too, so the list only shrinks.
     static let knownFindings: [String: String] = [:]
 
     /// The path segment right before a parameter → (the key in A's ids, the id prefix it must carry, or nil for non-id values).
@@ -271,7 +271,8 @@ enum Sweep {
     /// Every GET operation filled with A's ids, plus A's event and audit lists, as A sees them (status and body).
     static func snapshot(_ api: API, _ a: WorkspaceA, _ ops: [Operation]) async throws -> [String: String] {
         var out: [String: String] = [:]
-        var paths = ops.filter { $0.method == "GET" && skipped[$0.key] == nil }.compactMap { fill($0.path, a.ids) }
+        // The deal score is computed from the clock at read time (its inputs are in GET /deals/{id}), so it is left out.
+        var paths = ops.filter { $0.method == "GET" && skipped[$0.key] == nil && !$0.path.hasSuffix("/score") }.compactMap { fill($0.path, a.ids) }
         paths += ["/api/v1/events?limit=200", "/api/v1/audit/logs?limit=200", "/api/v1/members?limit=100", "/api/v1/invitations?limit=100",
                   "/api/v1/api-keys?include_revoked=true", "/api/v1/webhooks", "/api/v1/automations", "/api/v1/pipelines", "/api/v1/custom-fields",
                   "/api/v1/workspace"]

@@ -65,7 +65,8 @@ public struct CustomFieldDefinition: Sendable, Equatable {
         case .currency:
             guard case .number(let n) = value else { return FieldValues.typeError(field, "a number", &v) }
             guard let minor = Money.minorUnits(n, currency: currency) else {
-                v.add(field, "invalid_precision", "\(field) has more decimals than \(currency) allows.")
+                let refusal = Money.refusal(n, currency: currency, subject: field)
+                v.add(field, refusal.code, refusal.message)
                 return nil
             }
             return .number(Money.format(minor, currency: currency))

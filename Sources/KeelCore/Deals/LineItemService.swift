@@ -94,7 +94,8 @@ public struct LineItemService: Sendable {
                 if let minor = Money.minorUnits(n, currency: currency) {
                     if minor < 0 { v.add("unit_price", "negative", "unit_price must not be negative.") } else { item.unitPrice = minor }
                 } else {
-                    v.add("unit_price", "invalid_precision", "unit_price has more decimals than \(currency) allows.")
+                    let refusal = Money.refusal(n, currency: currency, subject: "unit_price")
+                    v.add("unit_price", refusal.code, refusal.message)
                 }
             } else {
                 v.add("unit_price", "invalid_type", "unit_price must be a number.")

@@ -14,6 +14,9 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         if c.decodeNil() { self = .null; return }
         if let b = try? c.decode(Bool.self) { self = .bool(b); return }
         if let d = try? c.decode(Decimal.self) { self = .number(NSDecimalNumber(decimal: d).stringValue); return }
+        // Foundation's decoder gives up on Decimal from about 1e128 on; such a number is still valid JSON, so keep it (as
+        // the shortest text that reads back as the same Double) and let the field's own validation refuse it with a 422.
+        if let d = try? c.decode(Double.self), d.isFinite { self = .number("\(d)"); return }
         if let s = try? c.decode(String.self) { self = .string(s); return }
         if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
         if let o = try? c.decode([String: JSONValue].self) { self = .object(o); return }

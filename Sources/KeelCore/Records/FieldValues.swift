@@ -64,7 +64,8 @@ public enum FieldValues {
         case .money:
             guard case .number(let n) = value else { return typeError(field, "a number", &v) }
             guard let minor = Money.minorUnits(n, currency: currency) else {
-                v.add(field, "invalid_precision", "\(field) has more decimals than \(currency) allows.")
+                let refusal = Money.refusal(n, currency: currency, subject: field)
+                v.add(field, refusal.code, refusal.message)
                 return nil
             }
             if minor < 0 {
@@ -202,6 +203,18 @@ public enum Probability {
 }
 
 public enum Money {
+    /// Why `minorUnits` refused an amount: beyond the storable range (about ±9e15 minor units) → `out_of_range`,
+    /// otherwise more decimals than the currency has → `invalid_precision`. `subject` starts the message.
+    public static func refusal(_ text: String, currency: String, subject: String) -> (code: String, message: String) {
+        let digits = Currency.minorUnits[currency] ?? 2
+        var limit = 9e15
+        for _ in 0..<digits { limit /= 10 }
+        if let d = Double(text), d.isFinite, abs(d) < limit {
+            return ("invalid_precision", "\(subject) has more decimals than \(currency) allows.")
+        }
+        return ("out_of_range", "\(subject) is too large.")
+    }
+
     /// Exact conversion of a JSON number's text to minor units; nil when it has more decimals than the currency allows.
     public static func minorUnits(_ text: String, currency: String) -> Int64? {
         let digits = Currency.minorUnits[currency] ?? 2

@@ -38,6 +38,9 @@ enum ListQuery {
                 if case .reference(let prefix) = spec.kind, !(value.hasPrefix(prefix.rawValue + "_") && ULID.isValid(value.dropFirst(prefix.rawValue.count + 1))) {
                     throw APIError.badRequest("\(key) is not a valid \(prefix.rawValue)_ id.", field: key)
                 }
+                if key == "currency", !Currency.isValid(value) {
+                    throw APIError.badRequest("currency must be an ISO 4217 code Keel supports.", field: key)
+                }
                 if case .enumeration(let allowed) = spec.kind, !allowed.contains(value) {
                     throw APIError.badRequest("\(key) must be one of: \(allowed.joined(separator: ", ")).", field: key)
                 }

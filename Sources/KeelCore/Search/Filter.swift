@@ -204,7 +204,8 @@ public struct FilterParser: Sendable {
                 return .double(d)
             }
             guard let minor = Money.minorUnits(n, currency: currency) else {
-                throw fail(path, "invalid_precision", "The amount has more decimals than \(currency) allows.")
+                let refusal = Money.refusal(n, currency: currency, subject: "The amount")
+                throw fail(path, refusal.code, refusal.message)
             }
             return .int(minor)
         case .probability:

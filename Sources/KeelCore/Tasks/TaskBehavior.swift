@@ -23,6 +23,14 @@ struct RelatedParent: Sendable {
         return out
     }
 
+    /// A `related_to_type` query value: one of the kinds a note, task or activity can relate to (400 otherwise).
+    static func queryType(_ value: String, _ param: String) throws -> String {
+        guard NoteBehavior.relatedTypes.contains(value) else {
+            throw APIError.badRequest("\(param) must be one of: \(NoteBehavior.relatedTypes.joined(separator: ", ")).", field: param)
+        }
+        return value
+    }
+
     func record(type: String, id: String, scope: RecordScope, in tx: any StoreSession) async throws -> (any ObjectBehavior, RecordScope, Record?)? {
         guard let behavior = parents[type] else { return nil }
         let parentScope = RecordScope(schema: behavior.schema, workspaceID: scope.workspaceID, currency: scope.currency)
@@ -128,7 +136,7 @@ public struct TaskBehavior: ObjectBehavior {
         case "due_before", "due_after":
             return try parser.condition(field: "due_at", op: param == "due_before" ? .lte : .gte, value: try ListQuery.typed(value, .datetime, param), path: param)
         case "related_to_type":
-            return try parser.condition(field: "related_type", op: .eq, value: .string(value), path: param)
+            return try parser.condition(field: "related_type", op: .eq, value: .string(try RelatedParent.queryType(value, param)), path: param)
         case "related_to_id":
             return try parser.condition(field: "related_id", op: .eq, value: .string(value), path: param)
         default:
@@ -224,7 +232,8 @@ public struct ActivityBehavior: ObjectBehavior {
     public func listFilter(_ param: String, _ value: String, parser: FilterParser, workspace: Workspace) throws -> FilterNode? {
         switch param {
         case "related_to_id": return .linked(table: "activity_links", ownerColumn: "activity_id", column: "related_id", value: value)
-        case "related_to_type": return .linked(table: "activity_links", ownerColumn: "activity_id", column: "related_type", value: value)
+        case "related_to_type":
+            return .linked(table: "activity_links", ownerColumn: "activity_id", column: "related_type", value: try RelatedParent.queryType(value, param))
         case "actor_id": return try parser.condition(field: "created_by", op: .eq, value: .string(value), path: param)
         case "from": return try parser.condition(field: "occurred_at", op: .gte, value: try ListQuery.typed(value, .datetime, param), path: param)
         case "to": return try parser.condition(field: "occurred_at", op: .lte, value: try ListQuery.typed(value, .datetime, param), path: param)

@@ -22,6 +22,7 @@ struct WebhooksController {
         r.patch("/api/v1/webhooks/{id}", .write("webhooks")) { req in
             let p = try req.caller()
             let id = try req.id("id", as: WebhookKind.self)
+            _ = try await service.get(p, id: id)
             let e = try await service.update(p, id: id, body: try req.jsonObject(), ifMatch: try req.ifMatch(), meta: req.meta)
             return try req.ok(WebhookService.render(e, now: clock.now()), version: e.version)
         }
@@ -77,6 +78,7 @@ struct AutomationsController {
         r.patch("/api/v1/automations/{id}", .write("automations")) { req in
             let p = try req.caller()
             let id = try req.id("id", as: AutomationKind.self)
+            _ = try await service.get(p, id: id)
             let a = try await service.update(p, id: id, body: try req.jsonObject(), ifMatch: try req.ifMatch(), meta: req.meta)
             return try req.ok(AutomationService.render(a), version: a.version)
         }
@@ -87,11 +89,13 @@ struct AutomationsController {
         r.post("/api/v1/automations/{id}/run", .write("automations")) { req in
             let p = try req.caller()
             let id = try req.id("id", as: AutomationKind.self)
+            _ = try await service.get(p, id: id)
             return try req.ok(AutomationService.render(try await service.runNow(p, id: id, body: try req.jsonObject())))
         }
         r.post("/api/v1/automations/{id}/test", .write("automations")) { req in
             let p = try req.caller()
             let id = try req.id("id", as: AutomationKind.self)
+            _ = try await service.get(p, id: id)
             return try req.ok(try await service.test(p, id: id, body: try req.jsonObject()))
         }
         r.get("/api/v1/automations/{id}/runs", .read("automations")) { req in
