@@ -17,6 +17,28 @@ struct SQLRecordRepository: RecordRepository {
             case .int(let i): "\(bind: i)"
             }
         }
+
+        /// The value as an SQL literal (bulk loads skip per-value binding), or nil when it cannot be one (a NUL character).
+        var literal: String? {
+            switch self {
+            case .int(let i): return i.map { String($0) } ?? "NULL"
+            case .text(let s):
+                guard let s else { return "NULL" }
+                guard !s.utf8.contains(0) else { return nil }
+                return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+            }
+        }
+    }
+
+    /// `(v1, v2, ...)` with literals; nil when some value needs binding.
+    static func literalRow(_ values: [ColumnValue]) -> String? {
+        var out = "("
+        for (i, v) in values.enumerated() {
+            guard let l = v.literal else { return nil }
+            if i > 0 { out += ", " }
+            out += l
+        }
+        return out + ")"
     }
 
     static func json(_ v: JSONValue) -> String { v.jsonString() }
@@ -115,8 +137,15 @@ struct SQLRecordRepository: RecordRepository {
         let perStatement = max(1, 9000 / max(1, allColumns(scope, first).count))
         for start in stride(from: 0, to: records.count, by: perStatement) {
             let chunk = records[start..<min(start + perStatement, records.count)]
-            let rows = chunk.map { r -> SQLQueryString in "(" + allColumns(scope, r).map(\.1.sql).joined(separator: ", ") + ")" }
-            try await db.raw("INSERT INTO \(unsafeRaw: scope.schema.table) (\(unsafeRaw: names)) VALUES " + rows.joined(separator: ", ")).run()
+            let literals = chunk.map { SQLRecordRepository.literalRow(allColumns(scope, $0).map(\.1)) }
+            if literals.allSatisfy({ $0 != nil }) {
+                // Literal values: binding thousands of parameters one by one costs more than parsing them.
+                let text = "INSERT INTO \(scope.schema.table) (\(names)) VALUES " + literals.compactMap { $0 }.joined(separator: ", ")
+                try await db.raw(SQLQueryString(text)).run()
+            } else {
+                let rows = chunk.map { r -> SQLQueryString in "(" + allColumns(scope, r).map(\.1.sql).joined(separator: ", ") + ")" }
+                try await db.raw("INSERT INTO \(unsafeRaw: scope.schema.table) (\(unsafeRaw: names)) VALUES " + rows.joined(separator: ", ")).run()
+            }
             let tagRows = chunk.flatMap { r in
                 r.tags.map { tag -> SQLQueryString in
                     "(\(bind: scope.workspaceID.rawValue), \(bind: scope.schema.type), \(bind: r.id), \(bind: tag), \(bind: tag.lowercased()))"
