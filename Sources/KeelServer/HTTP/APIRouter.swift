@@ -65,9 +65,9 @@ enum EndpointPipeline {
             let principal = try authorize(access, context.principal)
             let decision = services.limiter.take(principal.map { "cred:" + $0.credentialKey } ?? "ip:" + context.clientIP)
             if services.limiter.enabled {
-                rateHeaders[HTTPField.Name("RateLimit-Limit")!] = String(decision.limit)
-                rateHeaders[HTTPField.Name("RateLimit-Remaining")!] = String(decision.remaining)
-                rateHeaders[HTTPField.Name("RateLimit-Reset")!] = String(decision.resetSeconds)
+                rateHeaders[KeelHeader.rateLimitLimit] = String(decision.limit)
+                rateHeaders[KeelHeader.rateLimitRemaining] = String(decision.remaining)
+                rateHeaders[KeelHeader.rateLimitReset] = String(decision.resetSeconds)
             }
             if !decision.allowed {
                 rateHeaders[.retryAfter] = String(decision.retryAfter)
@@ -90,7 +90,7 @@ enum EndpointPipeline {
             // A bad `fields=` must fail before anything is written.
             _ = try apiRequest.fieldsFilter()
             let isOpen: Bool = if case .open = access { true } else { false }
-            if !isOpen, let principal, idempotentMethods.contains(request.method), let key = request.headers[HTTPField.Name("Idempotency-Key")!] {
+            if !isOpen, let principal, idempotentMethods.contains(request.method), let key = request.headers[KeelHeader.idempotencyKey] {
                 reply = try await idempotent(key: key, principal: principal, api: apiRequest, services: services, handler: handler)
             } else {
                 reply = await execute(apiRequest, handler)

@@ -20,7 +20,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: KeelContext, next: (Request, KeelContext) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         var context = context
-        let requestID = Self.sanitizedRequestID(request.headers[HTTPField.Name("X-Request-Id")!]) ?? "req_" + ULID.make()
+        let requestID = Self.sanitizedRequestID(request.headers[KeelHeader.requestID]) ?? "req_" + ULID.make()
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
         var response: Response
@@ -29,7 +29,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
         } catch {
             response = errorResponse(error, request: request, context: context)
         }
-        response.headers[HTTPField.Name("X-Request-Id")!] = requestID
+        response.headers[KeelHeader.requestID] = requestID
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
         metrics.record(method: request.method.rawValue, route: route, status: response.status.code, duration: elapsed)
