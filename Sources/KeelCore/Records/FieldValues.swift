@@ -159,8 +159,12 @@ public enum Phone {
 }
 
 public enum Domain {
+    /// The longest input read: a URL to take the domain from may be long, but not unbounded (as `website`).
+    public static let maxInputLength = 2048
+
     /// `https://www.Acme.com/path` → `acme.com`.
     public static func normalize(_ raw: String) -> String? {
+        guard raw.count <= maxInputLength else { return nil }
         var s = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         if let r = s.range(of: "://") { s = String(s[r.upperBound...]) }
         if let slash = s.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { s = String(s[..<slash]) }

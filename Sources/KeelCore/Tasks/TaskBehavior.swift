@@ -234,7 +234,9 @@ public struct ActivityBehavior: ObjectBehavior {
         case "related_to_id": return .linked(table: "activity_links", ownerColumn: "activity_id", column: "related_id", value: value)
         case "related_to_type":
             return .linked(table: "activity_links", ownerColumn: "activity_id", column: "related_type", value: try RelatedParent.queryType(value, param))
-        case "actor_id": return try parser.condition(field: "created_by", op: .eq, value: .string(value), path: param)
+        case "actor_id":
+            guard UserID.isWellFormed(value) else { throw APIError.badRequest("actor_id is not a valid usr_ id.", field: param) }
+            return try parser.condition(field: "created_by", op: .eq, value: .string(value), path: param)
         case "from": return try parser.condition(field: "occurred_at", op: .gte, value: try ListQuery.typed(value, .datetime, param), path: param)
         case "to": return try parser.condition(field: "occurred_at", op: .lte, value: try ListQuery.typed(value, .datetime, param), path: param)
         default: return nil

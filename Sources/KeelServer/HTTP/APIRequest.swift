@@ -94,6 +94,7 @@ struct APIRequest: Sendable {
             throw APIError.badRequest("The request body is not valid JSON.")
         }
         guard case .object(let o) = value else { throw APIError.validation("body", "invalid_type", "The request body must be a JSON object.") }
+        try StrictJSON.rejectNUL(in: value)
         return o
     }
 
@@ -118,12 +119,24 @@ struct APIRequest: Sendable {
         return try decode(type)
     }
 
+    /// U+0000 cannot be stored in PostgreSQL text and names nothing: in a path parameter (a SKU, say) nothing can match,
+    /// so 404; in the query string (keys or values) it is a bad request (400). Checked before the handler runs.
+    func rejectNUL() throws {
+        for (_, value) in context.parameters where value.contains("\u{0}") {
+            throw APIError.notFound()
+        }
+        for (key, value) in request.uri.queryParameters where key.contains("\u{0}") || value.contains("\u{0}") {
+            let name = String(key).replacingOccurrences(of: "\u{0}", with: "\\u0000")
+            throw APIError.badRequest("Query parameter \(name) must not contain NUL (U+0000) characters.", field: name)
+        }
+    }
+
     // MARK: Replies
 
     func fieldsFilter() throws -> Set<String>? {
         guard let raw = query("fields") else { return nil }
         let names = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !names.isEmpty, names.allSatisfy({ $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." } }) else {
+        guard !names.isEmpty, names.allSatisfy({ $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ".") } }) else {
             throw APIError.badRequest("fields must be a comma-separated list of field names.", field: "fields")
         }
         return Set(names).union(["id"])

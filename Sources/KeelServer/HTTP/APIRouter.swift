@@ -87,7 +87,8 @@ enum EndpointPipeline {
                 }
             }
             let apiRequest = APIRequest(request: request, context: context, principal: principal, body: body, services: services)
-            // A bad `fields=` must fail before anything is written.
+            // A bad `fields=` or a NUL character in the path or query must fail before anything is written.
+            try apiRequest.rejectNUL()
             _ = try apiRequest.fieldsFilter()
             let isOpen: Bool = if case .open = access { true } else { false }
             if !isOpen, let principal, idempotentMethods.contains(request.method), let key = request.headers[KeelHeader.idempotencyKey] {

@@ -55,6 +55,7 @@ enum StrictJSON {
         guard let dict = object as? [String: Any] else {
             throw APIError.validation("body", "invalid_type", "The request body must be a JSON object.")
         }
+        try rejectNUL(in: dict)
         var details: [ErrorDetail] = []
         for key in dict.keys.sorted() where !T.allowedKeys.contains(key) {
             details.append(ErrorDetail(field: key, code: "unknown_field", message: "Unknown field \(key)."))
@@ -70,6 +71,63 @@ enum StrictJSON {
             return try KeelJSON.decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw map(error)
+        }
+    }
+
+    /// U+0000 in a string or key of a body is 422 naming the field: PostgreSQL cannot store it in text, no Keel field has a
+    /// use for it, and refusing it on both databases keeps them alike.
+    static func rejectNUL(in object: Any) throws {
+        if let field = nulPath(object, "") { throw nulError(field) }
+    }
+
+    static func rejectNUL(in value: JSONValue) throws {
+        if let field = nulPath(value, "") { throw nulError(field) }
+    }
+
+    static func nulError(_ raw: String) -> APIError {
+        let field = raw.replacingOccurrences(of: "\u{0}", with: "\\u0000")
+        return .validation(field, "invalid_characters", "\(field) must not contain NUL (U+0000) characters.")
+    }
+
+    private static func child(_ parent: String, _ key: String) -> String { parent.isEmpty ? key : "\(parent).\(key)" }
+
+    private static func nulPath(_ object: Any, _ at: String) -> String? {
+        switch object {
+        case let s as String:
+            return s.contains("\u{0}") ? (at.isEmpty ? "body" : at) : nil
+        case let a as [Any]:
+            for (i, item) in a.enumerated() {
+                if let found = nulPath(item, "\(at)[\(i)]") { return found }
+            }
+            return nil
+        case let o as [String: Any]:
+            for key in o.keys.sorted() {
+                if key.contains("\u{0}") { return child(at, key) }
+                if let value = o[key], let found = nulPath(value, child(at, key)) { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    private static func nulPath(_ value: JSONValue, _ at: String) -> String? {
+        switch value {
+        case .string(let s):
+            return s.contains("\u{0}") ? (at.isEmpty ? "body" : at) : nil
+        case .array(let a):
+            for (i, item) in a.enumerated() {
+                if let found = nulPath(item, "\(at)[\(i)]") { return found }
+            }
+            return nil
+        case .object(let o):
+            for key in o.keys.sorted() {
+                if key.contains("\u{0}") { return child(at, key) }
+                if let inner = o[key], let found = nulPath(inner, child(at, key)) { return found }
+            }
+            return nil
+        default:
+            return nil
         }
     }
 

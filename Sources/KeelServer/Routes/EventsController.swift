@@ -6,6 +6,10 @@ struct EventsController {
 
     func register(on r: APIRouter) {
         r.get("/api/v1/events", .read("webhooks")) { req in
+            let allowed: Set = ["type", "object_id", "created_after", "created_before", "limit", "cursor", "include_total", "fields"]
+            for key in try req.queryDictionary().keys.sorted() where !allowed.contains(key) {
+                throw APIError.badRequest("Unknown query parameter \(key).", field: key)
+            }
             let types = (req.query("type") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             var objectID: String?
             if let raw = req.query("object_id") {
