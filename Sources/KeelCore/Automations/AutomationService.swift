@@ -84,12 +84,7 @@ public struct AutomationService: Sendable {
 
     public func update(_ p: Principal, id: AutomationID, body: [String: JSONValue], ifMatch: Int?, meta: RequestMeta) async throws -> Automation {
         try p.require(AutomationService.write)
-        var expected = ifMatch
-        if let v = body["version"] {
-            guard case .number(let n) = v, let version = Int(n) else { throw APIError.validation("version", "invalid_type", "version must be an integer.") }
-            expected = expected ?? version
-        }
-        let expectedVersion = expected
+        let expectedVersion = try ExpectedVersion.from(ifMatch: ifMatch, body: body)
         let now = clock.now()
         return try await store.write { tx in
             guard var a = try await tx.automations.get(p.workspaceID, id: id) else { throw APIError.notFound("Automation") }
@@ -171,12 +166,17 @@ public struct AutomationService: Sendable {
         return s
     }
 
+    /// The automation and the record named by `{object_id}` (for `run` and `test`).
+    func target(_ p: Principal, id: AutomationID, body: [String: JSONValue]) async throws -> (Automation, AutomationSubject) {
+        let objectID = try AutomationService.objectID(body, allowed: ["object_id"])
+        let a = try await get(p, id: id)
+        return (a, try await subject(p, objectID: objectID, objectType: a.trigger.objectType))
+    }
+
     /// `POST /automations/{id}/run`: runs one automation now, for real, on one record.
     public func runNow(_ p: Principal, id: AutomationID, body: [String: JSONValue]) async throws -> AutomationRun {
         try p.require(AutomationService.write)
-        let objectID = try AutomationService.objectID(body, allowed: ["object_id"])
-        let a = try await get(p, id: id)
-        let subject = try await subject(p, objectID: objectID, objectType: a.trigger.objectType)
+        let (a, subject) = try await target(p, id: id, body: body)
         return try await executor.startManual(a, subject: subject)
     }
 
@@ -203,9 +203,7 @@ public struct AutomationService: Sendable {
     /// `POST /automations/{id}/test`: evaluates conditions and renders actions without changing anything.
     public func test(_ p: Principal, id: AutomationID, body: [String: JSONValue]) async throws -> JSONValue {
         try p.require(AutomationService.read)
-        let objectID = try AutomationService.objectID(body, allowed: ["object_id"])
-        let a = try await get(p, id: id)
-        let subject = try await subject(p, objectID: objectID, objectType: a.trigger.objectType)
+        let (a, subject) = try await target(p, id: id, body: body)
         return try await executor.dryRun(a, subject: subject)
     }
 

@@ -258,12 +258,7 @@ public struct RecordService: Sendable {
     public func modify(_ p: Principal, id: String, body rawBody: [String: JSONValue], ifMatch: Int?, source: HistoryEntry.Source = .api,
                        meta: RequestMeta, at now: Date, in tx: any StoreSession) async throws -> Record {
         let body = behavior.translateInput(rawBody)
-        var expected = ifMatch
-        if let v = body["version"] {
-            guard case .number(let n) = v, let version = Int(n) else { throw APIError.validation("version", "invalid_type", "version must be an integer.") }
-            expected = expected ?? version
-        }
-        let expectedVersion = expected
+        let expectedVersion = try ExpectedVersion.from(ifMatch: ifMatch, body: body)
         let (scope, defs, _) = try await context(p, in: tx)
         let previous = try await visible(p, id: id, scope: scope, in: tx)
         guard behavior.canModify(previous, principal: p) else {

@@ -118,11 +118,6 @@ public struct WebhookService: Sendable {
     public func update(_ p: Principal, id: WebhookID, body: [String: JSONValue], ifMatch: Int?, meta: RequestMeta) async throws -> WebhookEndpoint {
         try p.require(WebhookService.write)
         try WebhookService.rejectUnknown(body, allowed: ["url", "events", "description", "status", "version"])
-        var expected = ifMatch
-        if let v = body["version"] {
-            guard case .number(let n) = v, let version = Int(n) else { throw APIError.validation("version", "invalid_type", "version must be an integer.") }
-            expected = expected ?? version
-        }
         var status: WebhookEndpoint.Status?
         if let s = body["status"] {
             guard case .string(let text) = s, let parsed = WebhookEndpoint.Status(rawValue: text), parsed != .disabled else {
@@ -134,7 +129,7 @@ public struct WebhookService: Sendable {
         let description = try WebhookService.validatedDescription(body["description"])
         let url = body["url"] == nil ? nil : try await validatedURL(body["url"])
         let now = clock.now()
-        let expectedVersion = expected
+        let expectedVersion = try ExpectedVersion.from(ifMatch: ifMatch, body: body)
         let newStatus = status
         return try await store.write { tx in
             guard var e = try await tx.webhooks.get(p.workspaceID, id: id) else { throw APIError.notFound("Webhook") }

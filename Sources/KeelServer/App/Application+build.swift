@@ -63,7 +63,7 @@ public enum KeelServer {
         let (router, services) = try await makeRouter(config, database: database, logger: logger)
         var workers: [any Service] = [DatabaseLifecycleService(database: database), TransportLifecycleService(transport: services.background.transport)]
         if config.workers {
-            workers.append(MailAndHousekeepingService(store: database, transport: LogMailTransport(logger: Logger(label: "keel.mail")),
+            workers.append(MailDeliveryService(store: database, transport: LogMailTransport(logger: Logger(label: "keel.mail")),
                                                       clock: services.clock, logger: logger, interval: .seconds(1)))
             let b = services.background
             workers.append(BackgroundWorkers(dispatcher: b.dispatcher, sender: b.sender, runner: b.runner, scheduler: b.scheduler,

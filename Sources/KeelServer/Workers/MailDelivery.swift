@@ -22,7 +22,7 @@ struct LogMailTransport: MailTransport {
 }
 
 /// Drains the mail outbox (retention, idempotency expiry included, belongs to the scheduler).
-struct MailAndHousekeepingService: Service {
+struct MailDeliveryService: Service {
     let store: any Store
     let transport: any MailTransport
     let clock: any KeelClock

@@ -73,7 +73,7 @@ struct SQLAutomationRepository: AutomationRepository {
 
     func eventTriggered(_ workspaceIDs: [WorkspaceID]) async throws -> [Automation] {
         guard !workspaceIDs.isEmpty else { return [] }
-        let list = workspaceIDs.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")
+        let list = boundList(workspaceIDs.map(\.rawValue))
         return try await db.raw("SELECT * FROM automations WHERE workspace_id IN (" + list + ") AND is_active = 1 AND trigger_event <> 'schedule' ORDER BY id")
             .all().map(decode)
     }

@@ -124,9 +124,9 @@ struct SQLFilterCompiler {
         let texts = values.compactMap { v -> String? in if case .text(let s) = v { s.lowercased() } else { nil } }
         switch op {
         case .eq, .in:
-            return exists { c in SQLQueryString(c) + " IN (" + texts.map { "\(bind: $0)" as SQLQueryString }.joined(separator: ", ") + ")" }
+            return exists { c in SQLQueryString(c) + " IN (" + boundList(texts) + ")" }
         case .neq, .nin:
-            return "NOT " + exists { c in SQLQueryString(c) + " IN (" + texts.map { "\(bind: $0)" as SQLQueryString }.joined(separator: ", ") + ")" }
+            return "NOT " + exists { c in SQLQueryString(c) + " IN (" + boundList(texts) + ")" }
         case .contains:
             return exists { c in SQLQueryString(c) + " LIKE \(bind: "%" + SQLFilterCompiler.likeEscape(texts.first ?? "") + "%") ESCAPE '\\'" }
         case .startsWith:

@@ -35,7 +35,7 @@ struct SQLIdentityRepository: IdentityRepository {
 
     func users(_ ids: [UserID]) async throws -> [User] {
         guard !ids.isEmpty else { return [] }
-        let list = ids.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")
+        let list = boundList(ids.map(\.rawValue))
         return try await db.raw("SELECT * FROM users WHERE id IN (" + list + ")").all().map(decodeUser)
     }
 

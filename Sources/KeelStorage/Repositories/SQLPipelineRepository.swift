@@ -83,13 +83,13 @@ struct SQLPipelineRepository: PipelineRepository {
 
     func stages(_ ws: WorkspaceID, ids: [String]) async throws -> [Stage] {
         guard !ids.isEmpty else { return [] }
-        let list = ids.map { "\(bind: $0)" as SQLQueryString }.joined(separator: ", ")
+        let list = boundList(ids)
         return try await db.raw("SELECT * FROM stages WHERE workspace_id = \(bind: ws.rawValue) AND id IN (" + list + ")").all().map(decodeStage)
     }
 
     func totals(_ ws: WorkspaceID, pipelineIDs: [PipelineID], viewer: Viewer) async throws -> [String: StageTotals] {
         guard !pipelineIDs.isEmpty else { return [:] }
-        let list = pipelineIDs.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")
+        let list = boundList(pipelineIDs.map(\.rawValue))
         var q: SQLQueryString = "SELECT stage_id, COUNT(*) AS n, CAST(COALESCE(SUM(value), 0) AS BIGINT) AS v FROM deals WHERE workspace_id = \(bind: ws.rawValue) AND pipeline_id IN ("
             + list + ") AND deleted_at IS NULL"
         if !viewer.seesPrivate { q += " AND (visibility = 'workspace' OR owner_id = \(bind: viewer.userID.rawValue))" }

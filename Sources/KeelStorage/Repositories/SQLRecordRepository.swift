@@ -171,7 +171,7 @@ struct SQLRecordRepository: RecordRepository {
 
     func getMany(_ scope: RecordScope, ids: [String]) async throws -> [Record] {
         guard !ids.isEmpty else { return [] }
-        let list = ids.map { "\(bind: $0)" as SQLQueryString }.joined(separator: ", ")
+        let list = boundList(ids)
         return try await db.raw("SELECT * FROM \(unsafeRaw: scope.schema.table) WHERE workspace_id = \(bind: scope.workspaceID.rawValue) AND id IN (" + list + ")")
             .all().map { try decode(scope, $0) }
     }

@@ -39,6 +39,9 @@ extension SQLRow {
 }
 
 func ms(_ date: Date) -> Int64 { Timestamp.millis(date) }
+
+/// `v1, v2, ...` as bound parameters, for `IN (...)`.
+func boundList(_ values: [String]) -> SQLQueryString { values.map { "\(bind: $0)" as SQLQueryString }.joined(separator: ", ") }
 func ms(_ date: Date?) -> Int64? { date.map(Timestamp.millis) }
 
 struct CorruptRow: Error, CustomStringConvertible {
@@ -76,7 +79,7 @@ struct SQLOutboxRepository: OutboxRepository {
 
     func markDispatched(_ ids: [EventID], at: Date) async throws {
         guard !ids.isEmpty else { return }
-        let list = ids.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")
+        let list = boundList(ids.map(\.rawValue))
         try await db.raw("UPDATE outbox_events SET dispatched_at = \(bind: ms(at)) WHERE id IN (" + list + ")").run()
     }
 

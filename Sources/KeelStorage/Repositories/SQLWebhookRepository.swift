@@ -59,7 +59,7 @@ struct SQLWebhookRepository: WebhookRepository {
 
     func receiving(_ workspaceIDs: [WorkspaceID]) async throws -> [WebhookEndpoint] {
         guard !workspaceIDs.isEmpty else { return [] }
-        let list = workspaceIDs.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")
+        let list = boundList(workspaceIDs.map(\.rawValue))
         return try await db.raw("SELECT * FROM webhook_endpoints WHERE workspace_id IN (" + list + ") AND status IN ('active', 'paused')")
             .all().map(decode)
     }
@@ -99,7 +99,7 @@ struct SQLWebhookRepository: WebhookRepository {
 
     func attempts(_ ws: WorkspaceID, deliveryIDs: [DeliveryID]) async throws -> [WebhookAttempt] {
         guard !deliveryIDs.isEmpty else { return [] }
-        let list = deliveryIDs.map { "\(bind: $0.rawValue)" as SQLQueryString }.joined(separator: ", ")
+        let list = boundList(deliveryIDs.map(\.rawValue))
         return try await db.raw("SELECT * FROM webhook_attempts WHERE workspace_id = \(bind: ws.rawValue) AND delivery_id IN (" + list + ")")
             .all().map { r in
                 WebhookAttempt(workspaceID: try r.id("workspace_id"), deliveryID: try r.id("delivery_id"), attempt: try r.int("attempt"),

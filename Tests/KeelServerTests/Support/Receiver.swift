@@ -98,16 +98,7 @@ func workersOn(_ c: inout KeelConfig) {
 func withAppAndDatabase(_ tweak: (inout KeelConfig) -> Void = { _ in },
                         _ body: @escaping @Sendable (API, KeelDatabase) async throws -> Void) async throws {
     let (dbConfig, cleanup) = try await TestDatabase.make()
-    var config = KeelConfig()
-    config.database = dbConfig
-    config.bcryptCost = 4
-    config.bootstrap = false
-    config.workers = false
-    config.rateLimitRPS = 0
-    config.rateLimitBurst = 0
-    config.logLevel = .warning
-    config.jwtSecret = String(repeating: "s", count: 48)
-    tweak(&config)
+    let config = testConfig(dbConfig, tweak)
     do {
         let app = try await KeelServer.buildApplication(config, announce: { _ in })
         let side = try await KeelDatabase.open(dbConfig, logger: Logger(label: "test-side"))
@@ -129,22 +120,9 @@ func withAppAndDatabase(_ tweak: (inout KeelConfig) -> Void = { _ in },
 func withTwoInstances(_ tweak: @escaping @Sendable (inout KeelConfig) -> Void,
                       _ body: @escaping @Sendable (API, API) async throws -> Void) async throws {
     let (dbConfig, cleanup) = try await TestDatabase.make()
-    func config(_ secret: String) -> KeelConfig {
-        var c = KeelConfig()
-        c.database = dbConfig
-        c.bcryptCost = 4
-        c.bootstrap = false
-        c.rateLimitRPS = 0
-        c.rateLimitBurst = 0
-        c.logLevel = .warning
-        c.jwtSecret = secret
-        tweak(&c)
-        return c
-    }
-    let secret = String(repeating: "s", count: 48)
     do {
-        let first = try await KeelServer.buildApplication(config(secret), announce: { _ in })
-        let second = try await KeelServer.buildApplication(config(secret), announce: { _ in })
+        let first = try await KeelServer.buildApplication(testConfig(dbConfig, tweak), announce: { _ in })
+        let second = try await KeelServer.buildApplication(testConfig(dbConfig, tweak), announce: { _ in })
         try await first.test(.router) { a in
             try await second.test(.router) { b in
                 try await body(API(client: a), API(client: b))

@@ -134,9 +134,8 @@ struct Session: Sendable {
     }
 }
 
-/// Builds the real application on a fresh database and runs `body` against it through the router.
-func withApp(_ tweak: (inout KeelConfig) -> Void = { _ in }, _ body: @escaping @Sendable (API, Announcements) async throws -> Void) async throws {
-    let (dbConfig, cleanup) = try await TestDatabase.make()
+/// The settings every test app starts from: cheap bcrypt, no bootstrap, no workers, no rate limits, quiet logs.
+func testConfig(_ dbConfig: DatabaseConfig, _ tweak: (inout KeelConfig) -> Void = { _ in }) -> KeelConfig {
     var config = KeelConfig()
     config.database = dbConfig
     config.bcryptCost = 4
@@ -147,6 +146,13 @@ func withApp(_ tweak: (inout KeelConfig) -> Void = { _ in }, _ body: @escaping @
     config.logLevel = .warning
     config.jwtSecret = String(repeating: "s", count: 48)
     tweak(&config)
+    return config
+}
+
+/// Builds the real application on a fresh database and runs `body` against it through the router.
+func withApp(_ tweak: (inout KeelConfig) -> Void = { _ in }, _ body: @escaping @Sendable (API, Announcements) async throws -> Void) async throws {
+    let (dbConfig, cleanup) = try await TestDatabase.make()
+    let config = testConfig(dbConfig, tweak)
     let announcements = Announcements()
     do {
         let app = try await KeelServer.buildApplication(config, announce: { announcements.add($0) })
