@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Crash safety: kill -9 `keel serve` while writes are being acknowledged, restart it, and check that nothing was lost.
 
+Each write carries its own Idempotency-Key, and the client retries every write it never saw answered with the same key
+after the restart, as an integrator would: a write that committed just before the kill must then be replayed (its
+change and its stored answer commit together), not refused as a duplicate or done twice. So every write ends up
+acknowledged exactly once.
+
 For every write the client saw acknowledged (2xx):
   * the record is present and intact after the restart,
   * the outbox holds its event, and
@@ -90,17 +95,20 @@ class Server:
                 self.proc.wait()
 
 
-def call(base, key, method, path, body=None, timeout=30):
+def call(base, key, method, path, body=None, timeout=30, headers=None):
+    """Returns (status, JSON body, response headers)."""
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(base + path, data=data, method=method)
     req.add_header("Authorization", "Bearer " + key)
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read() or b"{}")
+            return r.status, json.loads(r.read() or b"{}"), r.headers
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+        return e.code, json.loads(e.read() or b"{}"), e.headers
 
 
 def main():
@@ -142,27 +150,39 @@ def main():
     base = f"http://127.0.0.1:{port}/api/v1"
     server = Server(args.binary, env, os.path.join(work, "server.log"))
     server.start()
-    status, hook = call(base, key, "POST", "/webhooks", {"url": hook_url, "events": ["contact.created"]})
+    status, hook, _ = call(base, key, "POST", "/webhooks", {"url": hook_url, "events": ["contact.created"]})
     assert status == 201, (status, hook)
 
     acknowledged = {}                 # contact id -> email
+    refused = {}                      # write number -> (status, error code) of a non-2xx answer
+    twice = []                        # writes answered with an id another write already got
+    replayed = []                     # writes whose retry got the stored answer of a write that committed before the kill
     lock = threading.Lock()
     killed = threading.Event()
+    run_id = f"{os.getpid()}-{random.randint(0, 99999)}"
 
     def write(i):
         email = f"crash{i}@example.com"
         try:
-            status, body = call(base, key, "POST", "/contacts", {"first_name": f"Crash {i}", "email": email}, timeout=15)
+            status, body, headers = call(base, key, "POST", "/contacts", {"first_name": f"Crash {i}", "email": email}, timeout=15,
+                                         headers={"Idempotency-Key": f"crash-{run_id}-{i}"})
         except Exception:
             return False
-        if 200 <= status < 300:
+        if not 200 <= status < 300:
             with lock:
-                acknowledged[body["data"]["id"]] = email
-                if not killed.is_set() and len(acknowledged) >= args.writes * args.kill_after:
-                    killed.set()
-                    server.kill9()
-            return True
-        return False
+                refused[i] = (status, (body.get("error") or {}).get("code"))
+            return False
+        with lock:
+            refused.pop(i, None)
+            if headers.get("Idempotent-Replayed") == "true":
+                replayed.append(i)
+            if body["data"]["id"] in acknowledged:
+                twice.append(i)
+            acknowledged[body["data"]["id"]] = email
+            if not killed.is_set() and len(acknowledged) >= args.writes * args.kill_after:
+                killed.set()
+                server.kill9()
+        return True
 
     t0 = time.time()
     pending = list(range(args.writes))
@@ -179,10 +199,10 @@ def main():
     # Every acknowledged write is present and intact.
     missing, wrong = [], []
     for cid, email in acknowledged.items():
-        status, body = call(base, key, "GET", f"/contacts/{cid}")
+        status, *body = call(base, key, "GET", f"/contacts/{cid}")
         if status != 200:
             missing.append(cid)
-        elif body["data"].get("email") != email:
+        elif body[0]["data"].get("email") != email:
             wrong.append(cid)
 
     # Every acknowledged write's event reaches the endpoint.
@@ -222,14 +242,18 @@ def main():
     no_event = [cid for cid in acknowledged if cid not in outbox]
 
     summary = {"db": args.db, "writes": args.writes, "acknowledged_before_kill": acked_before_kill,
-               "retried_after_restart": len(lost_in_flight), "acknowledged": len(acknowledged), "missing": len(missing),
+               "retried_after_restart": len(lost_in_flight), "replayed_after_restart": len(replayed),
+               "acknowledged": len(acknowledged), "refused": len(refused), "same_id_twice": len(twice), "missing": len(missing),
                "changed": len(wrong), "without_event": len(no_event), "undelivered": len(undelivered),
                "webhook_deliveries": deliveries, "integrity": integrity, "seconds": round(time.time() - t0, 1)}
-    ok = not missing and not wrong and not no_event and not undelivered and integrity == "ok" and len(acknowledged) == args.writes
+    ok = not missing and not wrong and not no_event and not undelivered and integrity == "ok" and not twice \
+        and len(acknowledged) == args.writes
     if ok:
         shutil.rmtree(work, ignore_errors=True)
     else:
         print(f"crash-check: FAILED (server log and database kept in {work})", file=sys.stderr)
+        for i, (status, code) in sorted(refused.items())[:10]:
+            print(f"crash-check: write {i} answered {status} {code}", file=sys.stderr)
     print(json.dumps(summary))
     sys.exit(0 if ok else 1)
 

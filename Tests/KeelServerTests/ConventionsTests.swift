@@ -106,6 +106,30 @@ final class ConventionsTests: XCTestCase {
         }
     }
 
+    func testConcurrentRequestsWithOneKeyMakeOneChangeAndShareItsAnswer() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            let body = #"{"first_name": "Once", "email": "once@example.com"}"#
+            let answers = try await withThrowingTaskGroup(of: TestResponse.self) { group in
+                for _ in 0..<6 {
+                    group.addTask { try await api.send(.post, "/api/v1/contacts", token: t, raw: body, headers: ["Idempotency-Key": "same-key"]) }
+                }
+                var all: [TestResponse] = []
+                for try await r in group { all.append(r) }
+                return all
+            }
+            // The claim is part of the change's transaction, so a second request waits for the first answer instead of
+            // getting 409 "in progress" or creating a duplicate.
+            XCTAssertEqual(answers.map(\.code), Array(repeating: 201, count: 6), answers.map(\.text).joined(separator: "\n"))
+            XCTAssertEqual(Set(answers.compactMap { $0.data["id"] as? String }).count, 1)
+            XCTAssertEqual(answers.filter { $0.header("Idempotent-Replayed") == "true" }.count, 5)
+            let list = try await api.get("/api/v1/contacts?include_total=true", token: t)
+            XCTAssertEqual(RecordFixtures.int(list.json["total"]), 1)
+            let events = try await api.get("/api/v1/events?type=contact.created", token: t)
+            XCTAssertEqual(events.items.count, 1, "one change, one event")
+        }
+    }
+
     func testRateLimitBurstThenRecovery() async throws {
         try await withApp({ $0.rateLimitRPS = 50; $0.rateLimitBurst = 100 }) { api, _ in
             let s = try await api.signup()

@@ -4,6 +4,7 @@ import XCTest
 
 final class HeaderNamesTests: XCTestCase {
     func testEveryHeaderNameIsTheIntendedOne() {
-        XCTAssertEqual(KeelHeader.all.map(\.canonicalName), ["x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "idempotency-key"])
+        XCTAssertEqual(KeelHeader.all.map(\.canonicalName), ["x-request-id", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "idempotency-key",
+                                                               "idempotent-replayed"])
     }
 }

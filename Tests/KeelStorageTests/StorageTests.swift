@@ -77,6 +77,45 @@ final class StorageTests: XCTestCase {
         }
     }
 
+    func testAtomicallyJoinsReadsAndWritesAndNestedWritesAreSavepoints() async throws {
+        try await withDatabase { db in
+            try await Migrator(database: db).migrate(logger: Logger(label: "t"))
+            struct Boom: Error {}
+            let ws = WorkspaceID.generate()
+            @Sendable func event(_ n: Int) -> OutboxEvent {
+                OutboxEvent(workspaceID: ws, type: "contact.created", occurredAt: Date(), actor: .system, objectType: "contact",
+                            objectID: "con_\(n)", payload: .object([:]))
+            }
+            // A failing nested write undoes only itself; reads inside see the transaction's own writes; all commit together.
+            let seenInside = try await db.atomically { _ in
+                try await db.write { try await $0.outbox.append(event(1)) }
+                do {
+                    try await db.write { tx in
+                        try await tx.outbox.append(event(2))
+                        throw Boom()
+                    }
+                    XCTFail("expected an error")
+                } catch is Boom {}
+                try await db.write { try await $0.outbox.append(event(3)) }
+                return try await db.read { try await $0.outbox.count(ws) }
+            }
+            XCTAssertEqual(seenInside, 2)
+            let afterCommit = try await db.read { try await $0.outbox.count(ws) }
+            XCTAssertEqual(afterCommit, 2)
+            // When the outer body fails, writes that succeeded inside it are rolled back as well.
+            do {
+                try await db.atomically { session in
+                    try await session.outbox.append(event(4))
+                    try await db.write { try await $0.outbox.append(event(5)) }
+                    throw Boom()
+                }
+                XCTFail("expected an error")
+            } catch is Boom {}
+            let afterRollback = try await db.read { try await $0.outbox.count(ws) }
+            XCTAssertEqual(afterRollback, 2)
+        }
+    }
+
     func testIdempotencyClaimStates() async throws {
         try await withDatabase { db in
             try await Migrator(database: db).migrate(logger: Logger(label: "t"))

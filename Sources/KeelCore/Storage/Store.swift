@@ -6,6 +6,9 @@ public protocol Store: Sendable {
     func read<T: Sendable>(_ body: @Sendable (any StoreSession) async throws -> T) async throws -> T
     /// Runs `body` in one transaction: the row change, its audit entry and its outbox event commit or roll back together.
     func write<T: Sendable>(_ body: @Sendable (any StoreSession) async throws -> T) async throws -> T
+    /// Runs `body` as one transaction that every `read` and `write` made inside it joins (a nested `write` becomes a
+    /// savepoint, so its failure undoes only its own changes): several service calls then commit or roll back together.
+    func atomically<T: Sendable>(_ body: @Sendable (any StoreSession) async throws -> T) async throws -> T
     /// Cheap round trip for readiness checks.
     func ping() async throws
 }

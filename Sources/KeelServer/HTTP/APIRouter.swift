@@ -21,6 +21,16 @@ enum Access: Sendable {
 
 typealias Handler = @Sendable (APIRequest) async throws -> Reply
 
+/// How a request sent with an Idempotency-Key commits.
+enum Commit: Sendable {
+    /// The handler's writes and the stored answer are one transaction: a crash can never keep the change and lose the answer
+    /// (a retry after it replays instead of doing the change twice or failing), and the key costs no extra transactions.
+    case withAnswer
+    /// The handler waits on something slow that must not hold the transaction (an outbound HTTP call, password hashing), so
+    /// its writes commit on their own and the key is claimed before and answered after.
+    case separately
+}
+
 /// Registers endpoints with the shared pipeline: 401 → 403 → 429 → idempotency → handler, every failure as the error envelope.
 final class APIRouter {
     let router: Router<KeelContext>
@@ -39,17 +49,22 @@ final class APIRouter {
     func attach(_ services: AppServices) { servicesBox.services = services }
 
     func get(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.get, path, access, handler) }
-    func post(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.post, path, access, handler) }
-    func patch(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.patch, path, access, handler) }
+    func post(_ path: String, _ access: Access, commit: Commit = .withAnswer, _ handler: @escaping Handler) {
+        on(.post, path, access, commit: commit, handler)
+    }
+    func patch(_ path: String, _ access: Access, commit: Commit = .withAnswer, _ handler: @escaping Handler) {
+        on(.patch, path, access, commit: commit, handler)
+    }
     func put(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.put, path, access, handler) }
     func delete(_ path: String, _ access: Access, _ handler: @escaping Handler) { on(.delete, path, access, handler) }
 
-    func on(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ handler: @escaping Handler) {
+    func on(_ method: HTTPRequest.Method, _ path: String, _ access: Access, commit: Commit = .withAnswer, _ handler: @escaping Handler) {
         table.add(method, path)
         let box = servicesBox
         router.on(RouterPath(RouteTable.hummingbirdPath(path)), method: method) { request, context in
             guard let services = box.services else { throw HTTPError(.serviceUnavailable) }
-            return await EndpointPipeline.run(request: request, context: context, access: access, services: services, handler: handler)
+            return await EndpointPipeline.run(request: request, context: context, access: access, commit: commit, services: services,
+                                              handler: handler)
         }
     }
 }
@@ -58,7 +73,8 @@ enum EndpointPipeline {
     static let idempotentMethods: Set<HTTPRequest.Method> = [.post, .patch, .delete]
     static let idempotencyTTL: TimeInterval = 24 * 3600
 
-    static func run(request: Request, context: KeelContext, access: Access, services: AppServices, handler: Handler) async -> Response {
+    static func run(request: Request, context: KeelContext, access: Access, commit: Commit, services: AppServices,
+                    handler: @escaping Handler) async -> Response {
         var rateHeaders = HTTPFields()
         var reply: Reply
         do {
@@ -92,7 +108,8 @@ enum EndpointPipeline {
             _ = try apiRequest.fieldsFilter()
             let isOpen: Bool = if case .open = access { true } else { false }
             if !isOpen, let principal, idempotentMethods.contains(request.method), let key = request.headers[KeelHeader.idempotencyKey] {
-                reply = try await idempotent(key: key, principal: principal, api: apiRequest, services: services, handler: handler)
+                reply = try await idempotent(key: key, principal: principal, api: apiRequest, commit: commit, services: services,
+                                             handler: handler)
             } else {
                 reply = await execute(apiRequest, handler)
             }
@@ -129,10 +146,50 @@ enum EndpointPipeline {
         }
     }
 
-    static func idempotent(key: String, principal: Principal, api: APIRequest, services: AppServices, handler: Handler) async throws -> Reply {
+    static func idempotent(key: String, principal: Principal, api: APIRequest, commit: Commit, services: AppServices,
+                           handler: @escaping Handler) async throws -> Reply {
         guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E }) else {
             throw APIError.badRequest("Idempotency-Key must be 1 to 255 printable characters.", field: "Idempotency-Key")
         }
+        let record = claimRecord(key: key, principal: principal, api: api, now: services.clock.now())
+        switch commit {
+        case .withAnswer:
+            do {
+                return try await services.database.atomically { session in
+                    if let existing = try await session.idempotency.claim(record) { return try replay(existing, fingerprint: record.fingerprint) }
+                    let reply = await execute(api, handler)
+                    guard let answer = StoredAnswer(reply) else { throw Abandoned(reply: reply) }
+                    try await session.idempotency.complete(scope: record.scope, key: record.key, status: answer.status,
+                                                           headers: answer.headers, body: answer.body)
+                    return reply
+                }
+            } catch let abandoned as Abandoned {
+                // A server error or a rate limit is not an answer: nothing the request did is kept, and a retry runs afresh.
+                return abandoned.reply
+            }
+        case .separately:
+            if let existing = try await services.database.write({ try await $0.idempotency.claim(record) }) {
+                return try replay(existing, fingerprint: record.fingerprint)
+            }
+            let reply = await execute(api, handler)
+            do {
+                if let answer = StoredAnswer(reply) {
+                    try await services.database.write {
+                        try await $0.idempotency.complete(scope: record.scope, key: record.key, status: answer.status,
+                                                          headers: answer.headers, body: answer.body)
+                    }
+                } else {
+                    try await services.database.write { try await $0.idempotency.release(scope: record.scope, key: record.key) }
+                }
+            } catch {
+                api.context.logger.error("idempotency bookkeeping failed", metadata: ["request_id": "\(api.requestID)", "error": "\(error)"])
+            }
+            return reply
+        }
+    }
+
+    /// The key's claim: scoped to the workspace and credential, with a fingerprint of the request it stands for.
+    static func claimRecord(key: String, principal: Principal, api: APIRequest, now: Date) -> IdempotencyRecord {
         var fingerprintInput = Data("\(api.request.method.rawValue) \(api.request.uri.path)?\(api.request.uri.query ?? "")\n".utf8)
         if let body = api.body {
             // JSON bodies are compared by meaning (key order and whitespace do not make a different request).
@@ -144,42 +201,47 @@ enum EndpointPipeline {
             }
         }
         let fingerprint = SecureToken.hex(SecureToken.hmac(key: "idempotency", message: fingerprintInput))
-        let scope = "\(principal.workspaceID.rawValue):\(principal.credentialKey)"
-        let now = services.clock.now()
-        let record = IdempotencyRecord(scope: scope, key: key, fingerprint: fingerprint, state: .inFlight, status: nil, headers: [:], body: nil,
-                                       createdAt: now, expiresAt: now.addingTimeInterval(idempotencyTTL))
-        if let existing = try await services.database.write({ try await $0.idempotency.claim(record) }) {
-            if existing.fingerprint != fingerprint {
-                throw APIError(.idempotencyKeyReused, "This Idempotency-Key was used with a different request.")
-            }
-            guard existing.state == .done, let status = existing.status else {
-                throw APIError(.idempotencyKeyInUse, "A request with this Idempotency-Key is still in progress.")
-            }
-            var headers = HTTPFields()
-            for (name, value) in existing.headers {
-                if let n = HTTPField.Name(name) { headers[n] = value }
-            }
-            headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
-            return Reply(status: HTTPResponse.Status(code: status), headers: headers, body: existing.body.map { ByteBuffer(bytes: $0) })
+        return IdempotencyRecord(scope: "\(principal.workspaceID.rawValue):\(principal.credentialKey)", key: key, fingerprint: fingerprint,
+                                 state: .inFlight, status: nil, headers: [:], body: nil, createdAt: now,
+                                 expiresAt: now.addingTimeInterval(idempotencyTTL))
+    }
+
+    static func replay(_ existing: IdempotencyRecord, fingerprint: String) throws -> Reply {
+        if existing.fingerprint != fingerprint {
+            throw APIError(.idempotencyKeyReused, "This Idempotency-Key was used with a different request.")
         }
-        let reply = await execute(api, handler)
-        let code = reply.status.code
-        let storable = (200..<500).contains(code) && code != 429
-        do {
-            if storable {
-                var headers: [String: String] = [:]
-                for field in reply.headers where [.contentType, .location, .eTag].contains(field.name) {
-                    headers[field.name.rawName] = field.value
-                }
-                let bytes = reply.body.map { Data(buffer: $0) } ?? Data()
-                let stored = headers
-                try await services.database.write { try await $0.idempotency.complete(scope: scope, key: key, status: code, headers: stored, body: bytes) }
-            } else {
-                try await services.database.write { try await $0.idempotency.release(scope: scope, key: key) }
-            }
-        } catch {
-            api.context.logger.error("idempotency bookkeeping failed", metadata: ["request_id": "\(api.requestID)", "error": "\(error)"])
+        guard existing.state == .done, let status = existing.status else {
+            throw APIError(.idempotencyKeyInUse, "A request with this Idempotency-Key is still in progress.")
         }
-        return reply
+        var headers = HTTPFields()
+        for (name, value) in existing.headers {
+            if let n = HTTPField.Name(name) { headers[n] = value }
+        }
+        headers[KeelHeader.idempotentReplayed] = "true"
+        return Reply(status: HTTPResponse.Status(code: status), headers: headers, body: existing.body.map { ByteBuffer(bytes: $0) })
+    }
+
+    /// What is kept for a key: every answer below 500 except 429 (those are not the request's outcome).
+    struct StoredAnswer {
+        let status: Int
+        let headers: [String: String]
+        let body: Data
+
+        init?(_ reply: Reply) {
+            let code = reply.status.code
+            guard (200..<500).contains(code), code != 429 else { return nil }
+            var headers: [String: String] = [:]
+            for field in reply.headers where [.contentType, .location, .eTag].contains(field.name) {
+                headers[field.name.rawName] = field.value
+            }
+            self.status = code
+            self.headers = headers
+            self.body = reply.body.map { Data(buffer: $0) } ?? Data()
+        }
+    }
+
+    /// Rolls the request's transaction back while still answering with `reply`.
+    struct Abandoned: Error {
+        let reply: Reply
     }
 }

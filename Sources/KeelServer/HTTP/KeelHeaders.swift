@@ -8,8 +8,9 @@ enum KeelHeader {
     static let rateLimitRemaining = name("RateLimit-Remaining")
     static let rateLimitReset = name("RateLimit-Reset")
     static let idempotencyKey = name("Idempotency-Key")
+    static let idempotentReplayed = name("Idempotent-Replayed")
 
-    static let all = [requestID, rateLimitLimit, rateLimitRemaining, rateLimitReset, idempotencyKey]
+    static let all = [requestID, rateLimitLimit, rateLimitRemaining, rateLimitReset, idempotencyKey, idempotentReplayed]
 
     private static func name(_ text: String) -> HTTPField.Name { HTTPField.Name(text) ?? .via }
 }

@@ -64,7 +64,8 @@ struct AutomationsController {
             let page = try await service.list(try req.caller(), isActive: try req.queryBool("is_active"), page: try req.page())
             return try req.list(page.map(AutomationService.render))
         }
-        r.post("/api/v1/automations/trigger", .write("automations")) { req in
+        // Runs execute their actions now, and a send_webhook action waits on the receiver: it must not hold the transaction.
+        r.post("/api/v1/automations/trigger", .write("automations"), commit: .separately) { req in
             let runs = try await service.trigger(try req.caller(), body: try req.jsonObject())
             return try req.list(Page(items: runs.map(AutomationService.render), nextCursor: nil))
         }
@@ -86,7 +87,7 @@ struct AutomationsController {
             try await service.delete(try req.caller(), id: try req.id("id", as: AutomationKind.self), meta: req.meta)
             return .noContent
         }
-        r.post("/api/v1/automations/{id}/run", .write("automations")) { req in
+        r.post("/api/v1/automations/{id}/run", .write("automations"), commit: .separately) { req in
             let p = try req.caller()
             let id = try req.id("id", as: AutomationKind.self)
             _ = try await service.get(p, id: id)

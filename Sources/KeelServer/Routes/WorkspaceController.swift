@@ -51,7 +51,8 @@ struct WorkspaceController {
             let user = try await req.services.workspaces.me(try req.caller())
             return try req.ok(UserDTO(user), version: user.version)
         }
-        r.patch("/api/v1/users/me", .userSession) { req in
+        // A password change hashes with bcrypt, which must not hold the transaction.
+        r.patch("/api/v1/users/me", .userSession, commit: .separately) { req in
             let body = try req.decode(UserPatchBody.self)
             let patch = UserPatch(name: try body.name.required("name"), email: try body.email.required("email"),
                                   password: try body.password.required("password"), currentPassword: try body.current_password.required("current_password"),

@@ -70,8 +70,9 @@ public final class KeelDatabase: Store, @unchecked Sendable {
         }
     }
 
-    /// Runs `body` with a raw SQL connection (migrations, tools, tests).
+    /// Runs `body` with a raw SQL connection (migrations, tools, tests); inside `atomically` that is the joined transaction's.
     public func withSQL<T: Sendable>(write: Bool = true, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        if let joined = JoinedTransaction.current, joined.owner === self { return try await body(joined.db) }
         switch backend {
         case .sqlite(let writer, let readers):
             if write {
@@ -116,8 +117,37 @@ public final class KeelDatabase: Store, @unchecked Sendable {
         }
     }
 
-    /// One transaction on one connection; rolled back when `body` throws.
+    /// Runs `body` as one transaction that every `read`, `write` and `transaction` made inside it, by this task and the tasks
+    /// it starts, joins: a nested write becomes a savepoint, so its failure undoes only its own changes. The request pipeline
+    /// uses it to commit a change and its stored Idempotency-Key answer together.
+    public func atomically<T: Sendable>(_ body: @Sendable (any StoreSession) async throws -> T) async throws -> T {
+        if let joined = JoinedTransaction.current, joined.owner === self { return try await write(body) }
+        do {
+            return try await transaction { db in
+                try await JoinedTransaction.$current.withValue(JoinedTransaction(owner: self, db: db)) {
+                    try await body(SQLSession(db: db, dialect: dialect))
+                }
+            }
+        } catch {
+            throw StorageErrors.translate(error)
+        }
+    }
+
+    /// One transaction on one connection; rolled back when `body` throws. Inside `atomically` it is a savepoint instead.
     public func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        if let joined = JoinedTransaction.current, joined.owner === self {
+            let savepoint = "keel_sp_\(joined.nextSavepoint())"
+            try await joined.db.raw("SAVEPOINT \(unsafeRaw: savepoint)").run()
+            do {
+                let result = try await body(joined.db)
+                try await joined.db.raw("RELEASE SAVEPOINT \(unsafeRaw: savepoint)").run()
+                return result
+            } catch {
+                try? await joined.db.raw("ROLLBACK TO SAVEPOINT \(unsafeRaw: savepoint)").run()
+                try? await joined.db.raw("RELEASE SAVEPOINT \(unsafeRaw: savepoint)").run()
+                throw error
+            }
+        }
         let begin = dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
         return try await withSQL(write: true) { db in
             try await db.raw(SQLQueryString(begin)).run()
@@ -180,6 +210,22 @@ public final class KeelDatabase: Store, @unchecked Sendable {
     public func ping() async throws {
         try await withSQL(write: false) { db in try await db.raw("SELECT 1").run() }
     }
+}
+
+/// The transaction `KeelDatabase.atomically` opened for the current task.
+final class JoinedTransaction: Sendable {
+    @TaskLocal static var current: JoinedTransaction?
+
+    let owner: KeelDatabase
+    let db: any SQLDatabase
+    private let savepoints = Atomic<Int>(0)
+
+    init(owner: KeelDatabase, db: any SQLDatabase) {
+        self.owner = owner
+        self.db = db
+    }
+
+    func nextSavepoint() -> Int { savepoints.add(1, ordering: .relaxed).newValue }
 }
 
 enum StorageErrors {
