@@ -38,10 +38,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Declares the sqlite3 functions of the SQLite that SQLiteNIO vendors, for the writer connection (SQLiteWriter.swift).
+        .target(name: "CKeelSQLite"),
         .target(
             name: "KeelStorage",
             dependencies: [
                 "KeelCore",
+                "CKeelSQLite",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),

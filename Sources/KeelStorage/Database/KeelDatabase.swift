@@ -20,18 +20,20 @@ public final class KeelDatabase: Store, @unchecked Sendable {
     private let readerCursor = Atomic<Int>(0)
 
     private enum Backend {
-        case sqlite(writer: SQLiteConnection, readers: [SQLiteConnection])
+        case sqlite(writer: SQLiteWriterDatabase, readers: [SQLiteConnection], checkpointer: SQLiteCheckpointer)
         case postgres(pool: EventLoopGroupConnectionPool<PostgresConnectionSource>)
     }
 
     public static func open(_ config: DatabaseConfig, logger: Logger) async throws -> KeelDatabase {
         switch config {
         case .sqlite(let path, let readerCount):
-            let writer = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            let writer = SQLiteWriterDatabase(writer: try SQLiteWriter(path: path), logger: logger,
+                                              eventLoop: MultiThreadedEventLoopGroup.singleton.any())
             // WAL lets readers run beside the single writer; NORMAL is durable across process crashes in WAL mode.
             for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000",
-                           "PRAGMA cache_size=-131072", "PRAGMA temp_store=MEMORY"] {
-                _ = try await writer.query(pragma)
+                           "PRAGMA cache_size=-131072", "PRAGMA temp_store=MEMORY",
+                           "PRAGMA wal_autocheckpoint=\(SQLiteCheckpointer.writerSafetyLimit)"] {
+                try await writer.raw(SQLQueryString(pragma)).run()
             }
             var readers: [SQLiteConnection] = []
             for _ in 0..<max(1, readerCount) {
@@ -41,7 +43,8 @@ public final class KeelDatabase: Store, @unchecked Sendable {
                 }
                 readers.append(r)
             }
-            return KeelDatabase(dialect: .sqlite, logger: logger, backend: .sqlite(writer: writer, readers: readers))
+            let checkpointer = try await SQLiteCheckpointer(path: path, logger: logger)
+            return KeelDatabase(dialect: .sqlite, logger: logger, backend: .sqlite(writer: writer, readers: readers, checkpointer: checkpointer))
         case .postgres(let url, let poolSize, let searchPath):
             var sqlConfig = try SQLPostgresConfiguration(url: url)
             if let searchPath { sqlConfig.searchPath = [searchPath] }
@@ -62,8 +65,9 @@ public final class KeelDatabase: Store, @unchecked Sendable {
 
     public func shutdown() async {
         switch backend {
-        case .sqlite(let writer, let readers):
-            try? await writer.close()
+        case .sqlite(let writer, let readers, let checkpointer):
+            await checkpointer.stop()
+            writer.writer.close()
             for r in readers { try? await r.close() }
         case .postgres(let pool):
             try? await pool.shutdownAsync()
@@ -74,11 +78,11 @@ public final class KeelDatabase: Store, @unchecked Sendable {
     public func withSQL<T: Sendable>(write: Bool = true, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let joined = JoinedTransaction.current, joined.owner === self { return try await body(joined.db) }
         switch backend {
-        case .sqlite(let writer, let readers):
+        case .sqlite(let writer, let readers, _):
             if write {
                 await writeLock.lock()
                 do {
-                    let result = try await body(writer.sql(queryLogLevel: nil))
+                    let result = try await body(writer)
                     await writeLock.unlock()
                     return result
                 } catch {
@@ -164,7 +168,8 @@ public final class KeelDatabase: Store, @unchecked Sendable {
 
     /// For bulk loads of demo data: a large page cache and no syncs (a crash mid-load only loses demo rows).
     public func enterBulkLoadMode() async throws {
-        guard dialect == .sqlite else { return }
+        guard case .sqlite(_, _, let checkpointer) = backend else { return }
+        checkpointer.pause()
         try await withSQL(write: true) { db in
             for pragma in ["PRAGMA synchronous=OFF", "PRAGMA cache_size=-1048576", "PRAGMA wal_autocheckpoint=100000"] {
                 try await db.raw(SQLQueryString(pragma)).run()
@@ -231,6 +236,7 @@ final class JoinedTransaction: Sendable {
 enum StorageErrors {
     /// Turns driver unique-constraint errors into the domain's `UniqueViolation`; everything else passes through.
     static func translate(_ error: any Error) -> any Error {
+        if let e = error as? SQLiteWriterError, e.isUniqueViolation { return UniqueViolation(constraint: e.message) }
         if let e = error as? SQLiteError {
             switch e.reason {
             case .constraintUniqueFailed, .constraintPrimaryKeyFailed: return UniqueViolation(constraint: e.message)
