@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import KeelCore
 import NIOCore
+import Synchronization
 
 /// One API call as handlers see it: the caller, the buffered body, and helpers that speak the conventions.
 struct APIRequest: Sendable {
@@ -11,6 +12,37 @@ struct APIRequest: Sendable {
     let principal: Principal?
     let body: ByteBuffer?
     let services: AppServices
+    /// The body parsed as JSON once, shared by the Idempotency-Key fingerprint and the handler.
+    private let parsed = ParsedBody()
+
+    init(request: Request, context: KeelContext, principal: Principal?, body: ByteBuffer?, services: AppServices) {
+        self.request = request
+        self.context = context
+        self.principal = principal
+        self.body = body
+        self.services = services
+    }
+
+    private final class ParsedBody: Sendable {
+        let value = Mutex<Result<JSONValue, APIError>?>(nil)
+    }
+
+    /// The body as a JSON value (parsed on first use); nil without a body.
+    func bodyJSON() throws -> JSONValue? {
+        guard let body, body.readableBytes > 0 else { return nil }
+        let result = parsed.value.withLock { cached -> Result<JSONValue, APIError> in
+            if let cached { return cached }
+            let fresh: Result<JSONValue, APIError>
+            do {
+                fresh = .success(try JSONDecoder().decode(JSONValue.self, from: Data(buffer: body)))
+            } catch {
+                fresh = .failure(APIError.badRequest("The request body is not valid JSON."))
+            }
+            cached = fresh
+            return fresh
+        }
+        return try result.get()
+    }
 
     var requestID: String { context.requestID }
     var meta: RequestMeta { RequestMeta(requestID: context.requestID, ip: context.clientIP) }
@@ -87,12 +119,7 @@ struct APIRequest: Sendable {
         guard contentType.hasPrefix("application/json") || contentType.hasPrefix("application/merge-patch+json") else {
             throw APIError(.unsupportedMediaType, "Send the body as application/json.")
         }
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))
-        } catch {
-            throw APIError.badRequest("The request body is not valid JSON.")
-        }
+        guard let value = try bodyJSON() else { throw APIError.badRequest("A JSON request body is required.") }
         guard case .object(let o) = value else { throw APIError.validation("body", "invalid_type", "The request body must be a JSON object.") }
         try StrictJSON.rejectNUL(in: value)
         return o

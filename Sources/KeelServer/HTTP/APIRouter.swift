@@ -193,11 +193,10 @@ enum EndpointPipeline {
         var fingerprintInput = Data("\(api.request.method.rawValue) \(api.request.uri.path)?\(api.request.uri.query ?? "")\n".utf8)
         if let body = api.body {
             // JSON bodies are compared by meaning (key order and whitespace do not make a different request).
-            let raw = Data(body.readableBytesView)
-            if let value = try? JSONDecoder().decode(JSONValue.self, from: raw), let canonical = try? KeelJSON.encoder.encode(value) {
+            if let value = try? api.bodyJSON(), let canonical = try? KeelJSON.encoder.encode(value) {
                 fingerprintInput.append(canonical)
             } else {
-                fingerprintInput.append(raw)
+                fingerprintInput.append(Data(body.readableBytesView))
             }
         }
         let fingerprint = SecureToken.hex(SecureToken.hmac(key: "idempotency", message: fingerprintInput))
