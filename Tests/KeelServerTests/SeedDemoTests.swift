@@ -48,8 +48,16 @@ final class SeedDemoTests: XCTestCase {
             let statuses = try await db.withSQL { try await $0.raw("SELECT DISTINCT status FROM deals").all() }
                 .compactMap { try? $0.decode(column: "status", as: String.self) }
             let moves = try await count("SELECT COUNT(*) AS n FROM deal_stage_history")
+            // Every contact's last_activity_at is the newest activity linked to it (NULL without one).
+            let staleLastActivity = try await count("""
+                SELECT COUNT(*) AS n FROM contacts c WHERE COALESCE(c.last_activity_at, -1) <> COALESCE((SELECT MAX(l.occurred_at)
+                FROM activity_links l WHERE l.workspace_id = c.workspace_id AND l.related_type = 'contact' AND l.related_id = c.id), -1)
+                """)
+            let withActivity = try await count("SELECT COUNT(*) AS n FROM contacts WHERE last_activity_at IS NOT NULL")
             await db.shutdown()
             await cleanup()
+            XCTAssertEqual(staleLastActivity, 0, "last_activity_at matches the linked activities")
+            XCTAssertGreaterThan(withActivity, 0, "some contacts have activities")
             return Seeded(summaryContacts: summary["contacts"] as? Int, counts: counts, contactEmails: emails, contactIndexes: indexes, overdueTasks: overdue,
                           dealStatuses: Set(statuses), historyMoves: moves)
         } catch {

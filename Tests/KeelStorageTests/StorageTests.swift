@@ -2,6 +2,7 @@ import Foundation
 import KeelCore
 import KeelStorage
 import Logging
+import SQLKit
 import XCTest
 
 final class StorageTests: XCTestCase {
@@ -113,6 +114,51 @@ final class StorageTests: XCTestCase {
             } catch is Boom {}
             let afterRollback = try await db.read { try await $0.outbox.count(ws) }
             XCTAssertEqual(afterRollback, 2)
+        }
+    }
+
+    func testConcurrentWritesEachCommitOrFailAloneAndAreVisibleWhenTheyReturn() async throws {
+        try await withDatabase { db in
+            try await Migrator(database: db).migrate(logger: Logger(label: "t"))
+            let now = Date()
+            // 60 concurrent writers (SQLite groups them into shared commits); every fifth reuses a key and must fail alone.
+            let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+                for i in 0..<60 {
+                    group.addTask {
+                        let key = i % 5 == 4 ? "k\(i - 1)" : "k\(i)"
+                        let record = IdempotencyRecord(scope: "s", key: key, fingerprint: "f", state: .done, status: 201, headers: [:],
+                                                       body: nil, createdAt: now, expiresAt: now.addingTimeInterval(3600))
+                        do {
+                            try await Task.sleep(for: .milliseconds(i % 7))
+                            try await db.write { tx in
+                                try await tx.audit.append(AuditEntry(workspaceID: WorkspaceID.generate(), actor: .system, action: "w\(i)",
+                                                                     objectType: nil, objectID: nil, createdAt: now))
+                                if try await tx.idempotency.claim(record) != nil { throw UniqueViolation(constraint: key) }
+                            }
+                        } catch {
+                            return (i, false)
+                        }
+                        // Acknowledged means committed: a fresh reader sees it at once.
+                        let seen = try? await db.withSQL(write: false) { sql in
+                            try await sql.raw("SELECT key FROM idempotency_keys WHERE scope = 's' AND key = \(bind: key)").first()
+                        }
+                        return (i, seen != nil)
+                    }
+                }
+                var all: [Int: Bool] = [:]
+                for await (i, ok) in group { all[i] = ok }
+                return all
+            }
+            let succeeded = outcomes.filter(\.value).map(\.key).sorted()
+            XCTAssertEqual(outcomes.count, 60)
+            // Of two writers of one key, exactly one commits (whichever came first); every other key commits.
+            let keys = succeeded.map { $0 % 5 == 4 ? $0 - 1 : $0 }
+            XCTAssertEqual(keys.count, 48, "the 12 second claims of a key fail")
+            XCTAssertEqual(Set(keys).count, 48, "and never both writers of one key")
+            let audits = try await db.withSQL(write: false) { sql in
+                try await sql.raw("SELECT COUNT(*) AS n FROM audit_logs WHERE action LIKE 'w%'").first()?.decode(column: "n", as: Int.self)
+            }
+            XCTAssertEqual(audits, 48, "a failed write's own audit row is rolled back, the others are kept")
         }
     }
 

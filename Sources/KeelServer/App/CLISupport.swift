@@ -66,8 +66,10 @@ public enum KeelCLI {
                 workspaceID = id
             }
             try await database.enterBulkLoadMode()
+            // activity_links keeps its index: the seeder's last step sets each contact's and deal's last_activity_at with
+            // a lookup per record into it, which without the index is a scan per record (hours at a million).
             let tables = ["companies", "contacts", "notes", "record_tags", "leads", "deals", "deal_contacts", "deal_stage_history", "line_items",
-                          "tasks", "activities", "activity_links"]
+                          "tasks", "activities"]
             let summary = try await database.withIndexesDeferred(on: tables) {
                 try await DemoSeeder(store: database).run(workspaceID: workspaceID, sizes: sizes, seed: seed, progress: progress)
             }

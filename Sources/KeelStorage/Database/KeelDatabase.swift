@@ -16,11 +16,10 @@ public final class KeelDatabase: Store, @unchecked Sendable {
     public let dialect: SQLDialectKind
     let logger: Logger
     private let backend: Backend
-    private let writeLock = AsyncLock()
     private let readerCursor = Atomic<Int>(0)
 
     private enum Backend {
-        case sqlite(writer: SQLiteWriterDatabase, readers: [SQLiteConnection], checkpointer: SQLiteCheckpointer)
+        case sqlite(writer: SQLiteWriterDatabase, commits: SQLiteGroupCommit, readers: [SQLiteConnection], checkpointer: SQLiteCheckpointer)
         case postgres(pool: EventLoopGroupConnectionPool<PostgresConnectionSource>)
     }
 
@@ -44,7 +43,8 @@ public final class KeelDatabase: Store, @unchecked Sendable {
                 readers.append(r)
             }
             let checkpointer = try await SQLiteCheckpointer(path: path, logger: logger)
-            return KeelDatabase(dialect: .sqlite, logger: logger, backend: .sqlite(writer: writer, readers: readers, checkpointer: checkpointer))
+            return KeelDatabase(dialect: .sqlite, logger: logger, backend: .sqlite(writer: writer, commits: SQLiteGroupCommit(writer: writer),
+                                                                               readers: readers, checkpointer: checkpointer))
         case .postgres(let url, let poolSize, let searchPath):
             var sqlConfig = try SQLPostgresConfiguration(url: url)
             if let searchPath { sqlConfig.searchPath = [searchPath] }
@@ -65,7 +65,7 @@ public final class KeelDatabase: Store, @unchecked Sendable {
 
     public func shutdown() async {
         switch backend {
-        case .sqlite(let writer, let readers, let checkpointer):
+        case .sqlite(let writer, _, let readers, let checkpointer):
             await checkpointer.stop()
             writer.writer.close()
             for r in readers { try? await r.close() }
@@ -78,18 +78,8 @@ public final class KeelDatabase: Store, @unchecked Sendable {
     public func withSQL<T: Sendable>(write: Bool = true, _ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if let joined = JoinedTransaction.current, joined.owner === self { return try await body(joined.db) }
         switch backend {
-        case .sqlite(let writer, let readers, _):
-            if write {
-                await writeLock.lock()
-                do {
-                    let result = try await body(writer)
-                    await writeLock.unlock()
-                    return result
-                } catch {
-                    await writeLock.unlock()
-                    throw error
-                }
-            }
+        case .sqlite(_, let commits, let readers, _):
+            if write { return try await commits.exclusive(body) }
             let index = readerCursor.add(1, ordering: .relaxed).newValue % readers.count
             return try await body(readers[index].sql(queryLogLevel: nil))
         case .postgres(let pool):
@@ -152,9 +142,9 @@ public final class KeelDatabase: Store, @unchecked Sendable {
                 throw error
             }
         }
-        let begin = dialect == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN"
+        if case .sqlite(_, let commits, _, _) = backend { return try await commits.transaction(body) }
         return try await withSQL(write: true) { db in
-            try await db.raw(SQLQueryString(begin)).run()
+            try await db.raw("BEGIN").run()
             do {
                 let result = try await body(db)
                 try await db.raw("COMMIT").run()
@@ -168,7 +158,7 @@ public final class KeelDatabase: Store, @unchecked Sendable {
 
     /// For bulk loads of demo data: a large page cache and no syncs (a crash mid-load only loses demo rows).
     public func enterBulkLoadMode() async throws {
-        guard case .sqlite(_, _, let checkpointer) = backend else { return }
+        guard case .sqlite(_, _, _, let checkpointer) = backend else { return }
         checkpointer.pause()
         try await withSQL(write: true) { db in
             for pragma in ["PRAGMA synchronous=OFF", "PRAGMA cache_size=-1048576", "PRAGMA wal_autocheckpoint=100000"] {
