@@ -25,6 +25,7 @@ int sqlite_nio_sqlite3_initialize(void);
 int sqlite_nio_sqlite3_open_v2(const char *filename, sqlite3 **db, int flags, const char *vfs);
 int sqlite_nio_sqlite3_close_v2(sqlite3 *db);
 int sqlite_nio_sqlite3_extended_result_codes(sqlite3 *db, int onoff);
+int sqlite_nio_sqlite3_db_config(sqlite3 *db, int op, ...);
 int sqlite_nio_sqlite3_extended_errcode(sqlite3 *db);
 const char *sqlite_nio_sqlite3_errmsg(sqlite3 *db);
 int sqlite_nio_sqlite3_prepare_v3(sqlite3 *db, const char *sql, int nByte, unsigned int prepFlags, sqlite3_stmt **stmt,
@@ -53,6 +54,12 @@ static inline int keel_sqlite3_bind_text_copy(sqlite3_stmt *stmt, int index, con
 }
 static inline int keel_sqlite3_bind_blob_copy(sqlite3_stmt *stmt, int index, const void *bytes, int nBytes) {
     return sqlite_nio_sqlite3_bind_blob(stmt, index, bytes, nBytes, (void (*)(void *))-1);
+}
+
+// SQLITE_DBCONFIG_ENABLE_QPSG (1007), a variadic call Swift cannot make: the query planner stops looking at bound values,
+// so a cached statement is not re-prepared every time one of its parameters is bound anew.
+static inline int keel_sqlite3_enable_qpsg(sqlite3 *db) {
+    return sqlite_nio_sqlite3_db_config(db, 1007, 1, (int *)0);
 }
 
 #endif

@@ -40,6 +40,9 @@ final class SQLiteWriter: @unchecked Sendable {
             throw SQLiteWriterError(code: rc, message: "cannot open \(path): \(message)")
         }
         _ = sqlite_nio_sqlite3_extended_result_codes(db, 1)
+        // Without the planner stability guarantee, a `col = ?` on a table with a partial index (`WHERE email IS NOT NULL`)
+        // marks the statement to be re-prepared whenever that parameter is bound again, which defeats the statement cache.
+        _ = keel_sqlite3_enable_qpsg(db)
         handle = db
     }
 
