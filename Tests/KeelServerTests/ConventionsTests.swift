@@ -130,6 +130,32 @@ final class ConventionsTests: XCTestCase {
         }
     }
 
+    func testNULCharactersInBodiesAre422NamingTheFieldAndWriteNothing() async throws {
+        try await withApp { api, _ in
+            let t = try await api.signup().accessToken
+            // Record bodies (kept as JSON values): in a value, nested in an array, and in a key.
+            let cases: [(String, String)] = [
+                (#"{"first_name": "A\u0000B"}"#, "first_name"),
+                (#"{"first_name": "A", "tags": ["ok", "x\u0000"]}"#, "tags[1]"),
+                (#"{"first_name": "A", "custom_fields": {"k\u0000": 1}}"#, "custom_fields.k"),
+            ]
+            for (body, field) in cases {
+                let r = try await api.send(.post, "/api/v1/contacts", token: t, raw: body)
+                XCTAssertEqual(r.code, 422, body)
+                XCTAssertEqual(r.errorCode, "validation_failed", body)
+                XCTAssertTrue(r.text.contains("invalid_characters") && r.text.contains(field), "\(body) → \(r.text)")
+            }
+            // Typed bodies (decoded strictly) take the other path through the same check.
+            let invite = try await api.send(.post, "/api/v1/invitations", token: t, raw: #"{"email": "a\u0000@example.com", "role": "member"}"#)
+            XCTAssertEqual(invite.code, 422, invite.text)
+            XCTAssertTrue(invite.text.contains("invalid_characters"), invite.text)
+            let contacts = try await api.get("/api/v1/contacts?include_total=true", token: t)
+            XCTAssertEqual(RecordFixtures.int(contacts.json["total"]), 0, "nothing was written")
+            let invitations = try await api.get("/api/v1/invitations", token: t)
+            XCTAssertEqual(invitations.items.count, 0)
+        }
+    }
+
     func testRateLimitBurstThenRecovery() async throws {
         try await withApp({ $0.rateLimitRPS = 50; $0.rateLimitBurst = 100 }) { api, _ in
             let s = try await api.signup()

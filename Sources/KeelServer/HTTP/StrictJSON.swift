@@ -91,42 +91,52 @@ enum StrictJSON {
 
     private static func child(_ parent: String, _ key: String) -> String { parent.isEmpty ? key : "\(parent).\(key)" }
 
-    private static func nulPath(_ object: Any, _ at: String) -> String? {
+    /// A JSON node as the NUL search sees it, so one walk serves both JSONSerialization's `Any` and `JSONValue`.
+    private enum Shape<Node> {
+        case string(String)
+        case array([Node])
+        case object([String: Node])
+        case other
+    }
+
+    private static func shape(_ object: Any) -> Shape<Any> {
         switch object {
-        case let s as String:
-            return s.contains("\u{0}") ? (at.isEmpty ? "body" : at) : nil
-        case let a as [Any]:
-            for (i, item) in a.enumerated() {
-                if let found = nulPath(item, "\(at)[\(i)]") { return found }
-            }
-            return nil
-        case let o as [String: Any]:
-            for key in o.keys.sorted() {
-                if key.contains("\u{0}") { return child(at, key) }
-                if let value = o[key], let found = nulPath(value, child(at, key)) { return found }
-            }
-            return nil
-        default:
-            return nil
+        case let s as String: .string(s)
+        case let a as [Any]: .array(a)
+        case let o as [String: Any]: .object(o)
+        default: .other
         }
     }
 
-    private static func nulPath(_ value: JSONValue, _ at: String) -> String? {
+    private static func shape(_ value: JSONValue) -> Shape<JSONValue> {
         switch value {
+        case .string(let s): .string(s)
+        case .array(let a): .array(a)
+        case .object(let o): .object(o)
+        default: .other
+        }
+    }
+
+    private static func nulPath(_ object: Any, _ at: String) -> String? { nulPath(object, at, shape) }
+
+    private static func nulPath(_ value: JSONValue, _ at: String) -> String? { nulPath(value, at, shape) }
+
+    private static func nulPath<Node>(_ node: Node, _ at: String, _ shape: (Node) -> Shape<Node>) -> String? {
+        switch shape(node) {
         case .string(let s):
             return s.contains("\u{0}") ? (at.isEmpty ? "body" : at) : nil
-        case .array(let a):
-            for (i, item) in a.enumerated() {
-                if let found = nulPath(item, "\(at)[\(i)]") { return found }
+        case .array(let items):
+            for (i, item) in items.enumerated() {
+                if let found = nulPath(item, "\(at)[\(i)]", shape) { return found }
             }
             return nil
         case .object(let o):
             for key in o.keys.sorted() {
                 if key.contains("\u{0}") { return child(at, key) }
-                if let inner = o[key], let found = nulPath(inner, child(at, key)) { return found }
+                if let inner = o[key], let found = nulPath(inner, child(at, key), shape) { return found }
             }
             return nil
-        default:
+        case .other:
             return nil
         }
     }

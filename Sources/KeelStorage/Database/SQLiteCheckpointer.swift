@@ -39,6 +39,8 @@ final class SQLiteCheckpointer: Sendable {
                 if paused.value.load(ordering: .relaxed) { continue }
                 do {
                     _ = try await connection.query("PRAGMA wal_checkpoint(PASSIVE)")
+                } catch is CancellationError {
+                    return
                 } catch {
                     logger.warning("background WAL checkpoint failed", metadata: ["error": "\(error)"])
                 }
