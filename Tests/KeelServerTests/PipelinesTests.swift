@@ -491,6 +491,83 @@ final class PipelinesTests: XCTestCase {
         }
     }
 
+    /// The stage totals are kept by database triggers (migration 6); after every kind of deal write they must equal a recount of
+    /// the deals themselves, for admins (every deal) and for members (shared deals and their own private ones).
+    func testStageTotalsFollowEveryKindOfDealWrite() async throws {
+        try await withApp { api, _ in
+            let team = try await R.team(api)
+            let admin = team.owner.accessToken
+            let sales = try await C.defaultPipeline(api, admin)
+            let other = try await C.createPipeline(api, admin, ["name": "Channel"])
+
+            func recount(_ token: String, _ pipe: PipeInfo) async throws -> [String: (Int, Double)] {
+                let list = try await api.get("/api/v1/deals?pipeline_id=\(pipe.id)&limit=100", token: token)
+                XCTAssertEqual(list.code, 200, list.text)
+                XCTAssertEqual(list.json["has_more"] as? Bool, false)
+                let deals = list.items
+                var out: [String: (Int, Double)] = [:]
+                for d in deals {
+                    let stage = d["stage_id"] as? String ?? ""
+                    let prior = out[stage] ?? (0, 0)
+                    out[stage] = (prior.0 + 1, prior.1 + (R.num(d["value"]) ?? 0))
+                }
+                return out
+            }
+            func check(_ label: String, file: StaticString = #filePath, line: UInt = #line) async throws {
+                for token in [admin, team.member.accessToken, team.member2.accessToken] {
+                    for pipe in [sales, other] {
+                        let expected = try await recount(token, pipe)
+                        for stage in try await C.stages(api, token, pipe.id) {
+                            let id = stage["id"] as? String ?? ""
+                            let want = expected[id] ?? (0, 0)
+                            XCTAssertEqual(R.int(stage["deal_count"]), want.0, "\(label): count of \(stage["name"] ?? id)", file: file, line: line)
+                            XCTAssertTrue(C.approx(R.num(stage["deal_value"]), want.1),
+                                          "\(label): value of \(stage["name"] ?? id) is \(stage["deal_value"] ?? "nil"), want \(want.1)", file: file, line: line)
+                        }
+                    }
+                }
+            }
+
+            let a = try await C.dealID(api, admin, ["name": "A", "stage_id": sales.stage("Lead In"), "value": 100])
+            let b = try await C.dealID(api, team.member.accessToken, ["name": "B", "stage_id": sales.stage("Lead In"), "value": 40.5,
+                                                                      "visibility": "private"])
+            let c = try await C.dealID(api, admin, ["name": "C", "stage_id": sales.stage("Qualified")])
+            try await check("created")
+            C.expect(try await api.patch("/api/v1/deals/\(a)", token: admin, json: ["value": 250]), 200, "value")
+            C.expect(try await api.patch("/api/v1/deals/\(c)", token: admin, json: ["value": 9.99]), 200, "value from null")
+            try await check("values changed")
+            C.expect(try await C.move(api, admin, a, to: sales.stage("Proposal")), 200, "move")
+            C.expect(try await C.move(api, team.member.accessToken, b, to: sales.stage("Lost"), lostReason: "price"), 200, "lost")
+            try await check("moved")
+            C.expect(try await api.patch("/api/v1/deals/\(b)", token: team.member.accessToken, json: ["visibility": "workspace"]), 200, "shared")
+            C.expect(try await api.patch("/api/v1/deals/\(a)", token: admin, json: ["visibility": "private", "owner_id": team.member2ID]),
+                     200, "private to member2")
+            try await check("visibility and owner changed")
+            C.expect(try await api.patch("/api/v1/deals/\(c)", token: admin, json: ["pipeline_id": other.id, "stage_id": other.stage("Proposal")]),
+                     200, "other pipeline")
+            try await check("changed pipeline")
+            try await R.delete(api, admin, "deals", c)
+            try await check("deleted")
+            C.expect(try await api.post("/api/v1/deals/\(c)/restore", token: admin), 200, "restored")
+            try await check("restored")
+            let d = try await C.dealID(api, admin, ["name": "D", "stage_id": sales.stage("Negotiation"), "value": 5])
+            C.expect(try await api.delete("/api/v1/pipelines/\(sales.id)/stages/\(sales.stage("Negotiation"))?move_deals_to=\(sales.stage("Proposal"))",
+                                          token: admin), 204, "stage deleted")
+            try await check("stage deleted, its deals moved")
+            C.expect(try await api.delete("/api/v1/pipelines/\(other.id)?move_deals_to=\(sales.id)", token: admin), 204, "pipeline deleted")
+            let sales2 = try await C.pipeline(api, admin, sales.id)
+            let recounted = try await recount(admin, sales2)
+            XCTAssertEqual(recounted.values.map(\.0).reduce(0, +), 4, "every deal now in the default pipeline: \(recounted)")
+            for token in [admin, team.member.accessToken] {
+                let expected = try await recount(token, sales2)
+                for stage in try await C.stages(api, token, sales.id) {
+                    XCTAssertEqual(R.int(stage["deal_count"]), expected[stage["id"] as? String ?? ""]?.0 ?? 0, "after the pipeline was deleted")
+                }
+            }
+            _ = d
+        }
+    }
+
     func testBoardPagesEachStageAndTheCursorContinuesOnDeals() async throws {
         try await withApp { api, _ in
             let t = try await api.signup().accessToken

@@ -51,6 +51,71 @@ final class StorageTests: XCTestCase {
         }
     }
 
+    /// Migration 6 fills `stage_totals` from the deals already stored, then its triggers keep it; moves in opposite directions
+    /// at once must neither deadlock (PostgreSQL takes the rows in key order) nor lose a count.
+    func testStageTotalsAreBackfilledAndSurviveConcurrentOppositeMoves() async throws {
+        try await withDatabase { db in
+            let log = Logger(label: "t")
+            try await Migrator(database: db, migrations: Migrations.all.filter { $0.version < 6 }).migrate(logger: log)
+            func insertDeal(_ id: String, stage: String, value: Int?, visibility: String = "workspace", owner: String? = nil) async throws {
+                try await db.withSQL(write: true) { sql in
+                    try await sql.raw("""
+                        INSERT INTO deals (workspace_id, id, name, name_lower, pipeline_id, stage_id, status, currency, value, visibility, owner_id,
+                                           created_at, updated_at, version)
+                        VALUES ('w1', \(bind: id), 'd', 'd', 'p1', \(bind: stage), 'open', 'EUR', \(bind: value), \(bind: visibility), \(bind: owner), 1, 1, 1)
+                        """).run()
+                }
+            }
+            try await insertDeal("d1", stage: "s1", value: 100)
+            try await insertDeal("d2", stage: "s1", value: nil)
+            try await insertDeal("d3", stage: "s2", value: 7, visibility: "private", owner: "u1")
+            try await Migrator(database: db).migrate(logger: log)
+
+            func totals() async throws -> [String: [Int]] {
+                try await db.withSQL(write: false) { sql in
+                    var out: [String: [Int]] = [:]
+                    for row in try await sql.raw("SELECT stage_id, private_owner, deal_count, value_sum FROM stage_totals WHERE deal_count <> 0").all() {
+                        let key = try row.decode(column: "stage_id", as: String.self) + "/" + row.decode(column: "private_owner", as: String.self)
+                        out[key] = [try row.decode(column: "deal_count", as: Int.self), try row.decode(column: "value_sum", as: Int.self)]
+                    }
+                    return out
+                }
+            }
+            let backfilled = try await totals()
+            XCTAssertEqual(backfilled, ["s1/": [2, 100], "s2/u1": [1, 7]])
+
+            for i in 0..<20 { try await insertDeal("m\(i)", stage: i % 2 == 0 ? "s1" : "s2", value: 10) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<20 {
+                    group.addTask {
+                        for round in 0..<5 {
+                            let to = (i + round) % 2 == 0 ? "s2" : "s1"
+                            try await db.transaction { sql in
+                                try await sql.raw("UPDATE deals SET stage_id = \(bind: to) WHERE workspace_id = 'w1' AND id = \(bind: "m\(i)")").run()
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // Each deal made five moves, ending one step away from where it began.
+            let moved = try await totals()
+            XCTAssertEqual(moved["s1/"], [2 + 10, 100 + 100])
+            XCTAssertEqual(moved["s2/"], [10, 100])
+            XCTAssertEqual(moved["s2/u1"], [1, 7])
+
+            try await db.transaction { sql in
+                try await sql.raw("UPDATE deals SET deleted_at = 5 WHERE id = 'd1'").run()
+                try await sql.raw("UPDATE deals SET visibility = 'workspace' WHERE id = 'd3'").run()
+                try await sql.raw("DELETE FROM deals WHERE id = 'm0'").run()
+            }
+            let after = try await totals()
+            XCTAssertEqual(after["s1/"], [12 - 1, 200 - 100], "the trashed deal leaves its stage")
+            XCTAssertEqual(after["s2/"], [10 - 1 + 1, 100 - 10 + 7], "m0 (now in s2) deleted, d3 shared")
+            XCTAssertNil(after["s2/u1"])
+        }
+    }
+
     func testTransactionRollsBackEverythingOnError() async throws {
         try await withDatabase { db in
             try await Migrator(database: db).migrate(logger: Logger(label: "t"))
@@ -122,6 +187,7 @@ final class StorageTests: XCTestCase {
             try await Migrator(database: db).migrate(logger: Logger(label: "t"))
             let now = Date()
             // 60 concurrent writers (SQLite groups them into shared commits); every fifth reuses a key and must fail alone.
+            let reasons = Reasons()
             let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
                 for i in 0..<60 {
                     group.addTask {
@@ -136,12 +202,17 @@ final class StorageTests: XCTestCase {
                                 if try await tx.idempotency.claim(record) != nil { throw UniqueViolation(constraint: key) }
                             }
                         } catch {
+                            if !(error is UniqueViolation) { reasons.add("write \(i): \(String(reflecting: error))") }
                             return (i, false)
                         }
                         // Acknowledged means committed: a fresh reader sees it at once.
-                        let seen = try? await db.withSQL(write: false) { sql in
-                            try await sql.raw("SELECT key FROM idempotency_keys WHERE scope = 's' AND key = \(bind: key)").first()
-                        }
+                        let seen: SQLRow?
+                        do {
+                            seen = try await db.withSQL(write: false) { sql in
+                                try await sql.raw("SELECT key FROM idempotency_keys WHERE scope = 's' AND key = \(bind: key)").first()
+                            }
+                        } catch { reasons.add("read \(i): \(String(reflecting: error))"); seen = nil }
+                        if seen == nil { reasons.add("committed \(i) not seen by a fresh reader") }
                         return (i, seen != nil)
                     }
                 }
@@ -153,13 +224,21 @@ final class StorageTests: XCTestCase {
             XCTAssertEqual(outcomes.count, 60)
             // Of two writers of one key, exactly one commits (whichever came first); every other key commits.
             let keys = succeeded.map { $0 % 5 == 4 ? $0 - 1 : $0 }
-            XCTAssertEqual(keys.count, 48, "the 12 second claims of a key fail")
+            XCTAssertEqual(keys.count, 48, "the 12 second claims of a key fail; other failures: \(reasons.all)")
             XCTAssertEqual(Set(keys).count, 48, "and never both writers of one key")
             let audits = try await db.withSQL(write: false) { sql in
                 try await sql.raw("SELECT COUNT(*) AS n FROM audit_logs WHERE action LIKE 'w%'").first()?.decode(column: "n", as: Int.self)
             }
             XCTAssertEqual(audits, 48, "a failed write's own audit row is rolled back, the others are kept")
         }
+    }
+
+    /// What went wrong in concurrent writers, for the failure message.
+    final class Reasons: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [String] = []
+        func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
     }
 
     func testIdempotencyClaimStates() async throws {

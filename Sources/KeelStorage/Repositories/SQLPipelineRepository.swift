@@ -87,16 +87,21 @@ struct SQLPipelineRepository: PipelineRepository {
         return try await db.raw("SELECT * FROM stages WHERE workspace_id = \(bind: ws.rawValue) AND id IN (" + list + ")").all().map(decodeStage)
     }
 
+    /// Reads the trigger-maintained `stage_totals` (migration 6): a handful of rows per stage, whatever the number of deals.
     func totals(_ ws: WorkspaceID, pipelineIDs: [PipelineID], viewer: Viewer) async throws -> [String: StageTotals] {
         guard !pipelineIDs.isEmpty else { return [:] }
         let list = boundList(pipelineIDs.map(\.rawValue))
-        var q: SQLQueryString = "SELECT stage_id, COUNT(*) AS n, CAST(COALESCE(SUM(value), 0) AS BIGINT) AS v FROM deals WHERE workspace_id = \(bind: ws.rawValue) AND pipeline_id IN ("
-            + list + ") AND deleted_at IS NULL"
-        if !viewer.seesPrivate { q += " AND (visibility = 'workspace' OR owner_id = \(bind: viewer.userID.rawValue))" }
+        var q: SQLQueryString = """
+            SELECT stage_id, CAST(SUM(deal_count) AS BIGINT) AS n, CAST(SUM(value_sum) AS BIGINT) AS v FROM stage_totals
+            WHERE workspace_id = \(bind: ws.rawValue) AND pipeline_id IN (
+            """ + list + ")"
+        if !viewer.seesPrivate { q += " AND (private_owner = '' OR private_owner = \(bind: viewer.userID.rawValue))" }
         q += " GROUP BY stage_id"
         var out: [String: StageTotals] = [:]
         for row in try await db.raw(q).all() {
-            out[try row.string("stage_id")] = StageTotals(count: try row.int("n"), value: try row.decode(column: "v", as: Int64.self))
+            let count = try row.int("n")
+            guard count > 0 else { continue }
+            out[try row.string("stage_id")] = StageTotals(count: count, value: try row.decode(column: "v", as: Int64.self))
         }
         return out
     }

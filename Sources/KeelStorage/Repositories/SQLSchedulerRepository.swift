@@ -14,7 +14,7 @@ struct SQLSchedulerRepository: SchedulerRepository {
     /// Every table keyed by workspace, children first (members reference workspaces).
     static let workspaceTables = [
         "webhook_attempts", "webhook_deliveries", "webhook_endpoints", "automation_runs", "automations", "scheduler_marks",
-        "activity_links", "activities", "tasks", "leads", "line_items", "deal_stage_history", "deal_contacts", "deals", "products", "stages",
+        "activity_links", "activities", "tasks", "leads", "line_items", "deal_stage_history", "deal_contacts", "deals", "stage_totals", "products", "stages",
         "pipelines", "field_history", "record_tags", "custom_field_definitions", "notes", "companies", "contacts", "outbox_events", "audit_logs",
         "mail_outbox", "refresh_tokens", "invitations", "api_keys", "members",
     ]
