@@ -16,17 +16,16 @@ public final class KeelDatabase: Store, @unchecked Sendable {
     public let dialect: SQLDialectKind
     let logger: Logger
     private let backend: Backend
-    private let readerCursor = Atomic<Int>(0)
 
     private enum Backend {
-        case sqlite(writer: SQLiteWriterDatabase, commits: SQLiteGroupCommit, readers: [SQLiteConnection], checkpointer: SQLiteCheckpointer)
+        case sqlite(writer: SQLiteDirectDatabase, commits: SQLiteGroupCommit, readers: SQLiteDirectDatabase, checkpointer: SQLiteCheckpointer)
         case postgres(pool: EventLoopGroupConnectionPool<PostgresConnectionSource>)
     }
 
     public static func open(_ config: DatabaseConfig, logger: Logger) async throws -> KeelDatabase {
         switch config {
         case .sqlite(let path, let readerCount):
-            let writer = SQLiteWriterDatabase(writer: try SQLiteWriter(path: path), logger: logger,
+            let writer = SQLiteDirectDatabase(writer: try SQLiteDirect(path: path), logger: logger,
                                               eventLoop: MultiThreadedEventLoopGroup.singleton.any())
             // WAL lets readers run beside the single writer; NORMAL is durable across process crashes in WAL mode.
             // Page caches: 64 MB for the writer and 24 MB per reader keep the server under 300 MB on a million contacts.
@@ -35,14 +34,15 @@ public final class KeelDatabase: Store, @unchecked Sendable {
                            "PRAGMA wal_autocheckpoint=\(SQLiteCheckpointer.writerSafetyLimit)"] {
                 try await writer.raw(SQLQueryString(pragma)).run()
             }
-            var readers: [SQLiteConnection] = []
+            var readerConnections: [SQLiteDirect] = []
             for _ in 0..<max(1, readerCount) {
-                let r = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+                let r = SQLiteDirectDatabase(writer: try SQLiteDirect(path: path), logger: logger, eventLoop: writer.eventLoop)
                 for pragma in ["PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA query_only=ON", "PRAGMA cache_size=-24576"] {
-                    _ = try await r.query(pragma)
+                    try await r.raw(SQLQueryString(pragma)).run()
                 }
-                readers.append(r)
+                readerConnections += r.connections
             }
+            let readers = SQLiteDirectDatabase(connections: readerConnections, logger: logger, eventLoop: writer.eventLoop)
             let checkpointer = try await SQLiteCheckpointer(path: path, logger: logger)
             return KeelDatabase(dialect: .sqlite, logger: logger, backend: .sqlite(writer: writer, commits: SQLiteGroupCommit(writer: writer),
                                                                                readers: readers, checkpointer: checkpointer))
@@ -68,8 +68,8 @@ public final class KeelDatabase: Store, @unchecked Sendable {
         switch backend {
         case .sqlite(let writer, _, let readers, let checkpointer):
             await checkpointer.stop()
-            writer.writer.close()
-            for r in readers { try? await r.close() }
+            writer.close()
+            readers.close()
         case .postgres(let pool):
             try? await pool.shutdownAsync()
         }
@@ -81,8 +81,7 @@ public final class KeelDatabase: Store, @unchecked Sendable {
         switch backend {
         case .sqlite(_, let commits, let readers, _):
             if write { return try await commits.exclusive(body) }
-            let index = readerCursor.add(1, ordering: .relaxed).newValue % readers.count
-            return try await body(readers[index].sql(queryLogLevel: nil))
+            return try await body(readers)
         case .postgres(let pool):
             let conn = try await pool.requestConnection(logger: logger).get()
             do {
@@ -227,7 +226,7 @@ final class JoinedTransaction: Sendable {
 enum StorageErrors {
     /// Turns driver unique-constraint errors into the domain's `UniqueViolation`; everything else passes through.
     static func translate(_ error: any Error) -> any Error {
-        if let e = error as? SQLiteWriterError, e.isUniqueViolation { return UniqueViolation(constraint: e.message) }
+        if let e = error as? SQLiteDirectError, e.isUniqueViolation { return UniqueViolation(constraint: e.message) }
         if let e = error as? SQLiteError {
             switch e.reason {
             case .constraintUniqueFailed, .constraintPrimaryKeyFailed: return UniqueViolation(constraint: e.message)

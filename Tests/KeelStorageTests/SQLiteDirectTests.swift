@@ -8,11 +8,11 @@ import SQLiteNIO
 import XCTest
 
 /// The SQLite writer speaks the sqlite3 C API itself; these pin down that it stores and returns what SQLiteNIO would.
-final class SQLiteWriterTests: XCTestCase {
-    func withWriter(_ body: (SQLiteWriterDatabase) async throws -> Void) async throws {
+final class SQLiteDirectTests: XCTestCase {
+    func withWriter(_ body: (SQLiteDirectDatabase) async throws -> Void) async throws {
         let path = NSTemporaryDirectory() + "keel-writer-\(UUID().uuidString).sqlite"
-        let writer = try SQLiteWriter(path: path)
-        let db = SQLiteWriterDatabase(writer: writer, logger: .init(label: "t"), eventLoop: MultiThreadedEventLoopGroup.singleton.any())
+        let writer = try SQLiteDirect(path: path)
+        let db = SQLiteDirectDatabase(writer: writer, logger: .init(label: "t"), eventLoop: MultiThreadedEventLoopGroup.singleton.any())
         do {
             try await body(db)
         } catch {
@@ -59,7 +59,7 @@ final class SQLiteWriterTests: XCTestCase {
             do {
                 try await db.raw("INSERT INTO u (k, v) VALUES (\(bind: "k1"), \(bind: 1))").run()
                 XCTFail("expected a unique violation")
-            } catch let error as SQLiteWriterError {
+            } catch let error as SQLiteDirectError {
                 XCTAssertTrue(error.isUniqueViolation, "\(error)")
                 XCTAssertTrue(StorageErrors.translate(error) is UniqueViolation)
             }
@@ -75,9 +75,59 @@ final class SQLiteWriterTests: XCTestCase {
             do {
                 try await db.raw("SELEKT 1").run()
                 XCTFail("expected a syntax error")
-            } catch let error as SQLiteWriterError {
+            } catch let error as SQLiteDirectError {
                 XCTAssertTrue(error.message.contains("syntax"), error.message)
             }
+        }
+    }
+
+    /// The fast decode paths (String, Int, Int64, Double and their optionals) agree with the generic decoder, and values of
+    /// another storage class still go the generic way (or fail the same way).
+    func testFastDecodingAgreesWithTheGenericDecoder() async throws {
+        try await withWriter { db in
+            let row = try await db.raw("SELECT 'a' AS s, 42 AS i, 1.5 AS f, NULL AS n, '7' AS digits, 1 AS flag").first()
+            guard let row else { return XCTFail("no row") }
+            XCTAssertEqual(try row.decode(column: "s", as: String.self), "a")
+            XCTAssertEqual(try row.decode(column: "s", as: String?.self), "a")
+            XCTAssertEqual(try row.decode(column: "i", as: Int.self), 42)
+            XCTAssertEqual(try row.decode(column: "i", as: Int?.self), 42)
+            XCTAssertEqual(try row.decode(column: "i", as: Int64.self), 42)
+            XCTAssertEqual(try row.decode(column: "i", as: Int64?.self), 42)
+            XCTAssertEqual(try row.decode(column: "i", as: Double.self), 42, "an integer read as a double, generically")
+            XCTAssertEqual(try row.decode(column: "f", as: Double.self), 1.5)
+            XCTAssertEqual(try row.decode(column: "f", as: Double?.self), 1.5)
+            XCTAssertNil(try row.decode(column: "n", as: String?.self))
+            XCTAssertNil(try row.decode(column: "n", as: Int?.self))
+            XCTAssertNil(try row.decode(column: "n", as: Int64?.self))
+            XCTAssertNil(try row.decode(column: "n", as: Double?.self))
+            XCTAssertEqual(try row.decode(column: "flag", as: Bool.self), true)
+            XCTAssertThrowsError(try row.decode(column: "n", as: String.self), "NULL is not a String")
+            XCTAssertThrowsError(try row.decode(column: "s", as: Int.self), "text is not an Int")
+        }
+    }
+
+    /// The reader pool spreads concurrent statements over its connections and each sees every committed write.
+    func testReaderPoolRunsConcurrentReadsAndSeesCommits() async throws {
+        let path = NSTemporaryDirectory() + "keel-readers-\(UUID().uuidString).sqlite"
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let writer = SQLiteDirectDatabase(writer: try SQLiteDirect(path: path), logger: .init(label: "t"), eventLoop: loop)
+        let readers = SQLiteDirectDatabase(connections: try (0..<3).map { _ in try SQLiteDirect(path: path) }, logger: .init(label: "t"), eventLoop: loop)
+        defer {
+            writer.close()
+            readers.close()
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        try await writer.raw("PRAGMA journal_mode=WAL").run()
+        try await writer.raw("CREATE TABLE r (k INTEGER PRIMARY KEY)").run()
+        for round in 1...5 {
+            try await writer.raw("INSERT INTO r (k) VALUES (\(bind: round))").run()
+            let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<12 {
+                    group.addTask { try await readers.raw("SELECT COUNT(*) AS n FROM r").first()?.decode(column: "n", as: Int.self) ?? -1 }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            XCTAssertEqual(counts, Array(repeating: round, count: 12))
         }
     }
 }

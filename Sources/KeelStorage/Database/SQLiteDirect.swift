@@ -7,17 +7,21 @@ import NIOPosix
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import Synchronization
 
-/// The SQLite writer connection, driven through the sqlite3 C API on the calling thread with cached prepared statements.
+/// A SQLite connection driven through the sqlite3 C API on the calling thread, with cached prepared statements: the writer,
+/// and each reader of the reader pool.
 ///
 /// SQLiteNIO runs each statement on its thread pool and resumes the caller afterwards, two thread switches per statement,
-/// and prepares the statement anew each time. A contact create is about fifteen statements behind the single write lock,
-/// so those switches, not SQLite, set the write throughput (a third of the server's time was context switching). The
-/// writer is only ever used by one task at a time (KeelDatabase's write lock), and each statement takes microseconds, so
-/// running them inline is both safe and cheaper. Readers stay on SQLiteNIO: they run in parallel, and a long list query
-/// belongs on its thread pool.
-final class SQLiteWriter: @unchecked Sendable {
+/// and prepares the statement anew each time. For the writer (a contact create is about fifteen statements behind the
+/// single write lock) those switches, not SQLite, set the write throughput; for a `GET /contacts/{id}` parsing the SELECT
+/// and the two thread switches were a fifth of the request. Statements take microseconds to a few milliseconds (every list
+/// is bounded and indexed), so running them inline on the caller's thread is cheaper than any handoff. One statement at a
+/// time per connection (the lock below); a statement never awaits while it holds it.
+final class SQLiteDirect: @unchecked Sendable {
     private let lock = NIOLock()
+    /// A hint for the reader pool, so a read goes to an idle connection rather than queueing behind a long one.
+    private let busy = Atomic<Bool>(false)
     private var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
     private static let initialized = NIOLockedValueBox(false)
@@ -37,7 +41,7 @@ final class SQLiteWriter: @unchecked Sendable {
         guard rc == KEEL_SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { _ = sqlite_nio_sqlite3_close_v2(db) }
-            throw SQLiteWriterError(code: rc, message: "cannot open \(path): \(message)")
+            throw SQLiteDirectError(code: rc, message: "cannot open \(path): \(message)")
         }
         _ = sqlite_nio_sqlite3_extended_result_codes(db, 1)
         // Without the planner stability guarantee, a `col = ?` on a table with a partial index (`WHERE email IS NOT NULL`)
@@ -55,10 +59,13 @@ final class SQLiteWriter: @unchecked Sendable {
         }
     }
 
+    func claimIfIdle() -> Bool { busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged }
+    func unclaim() { busy.store(false, ordering: .releasing) }
+
     /// Runs one statement, calling `onRow` for each result row.
-    func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteWriterRow) -> Void) throws {
+    func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteDirectRow) -> Void) throws {
         try lock.withLock {
-            guard let db = handle else { throw SQLiteWriterError(code: 21, message: "the connection is closed") }
+            guard let db = handle else { throw SQLiteDirectError(code: 21, message: "the connection is closed") }
             let statement = try prepared(sql, db: db)
             defer {
                 _ = sqlite_nio_sqlite3_reset(statement)
@@ -68,14 +75,14 @@ final class SQLiteWriter: @unchecked Sendable {
                 let rc = Self.bind(value, at: Int32(offset + 1), to: statement)
                 guard rc == KEEL_SQLITE_OK else { throw error(rc, db: db) }
             }
-            var columns: SQLiteWriterRow.Columns?
+            var columns: SQLiteDirectRow.Columns?
             while true {
                 let rc = sqlite_nio_sqlite3_step(statement)
                 if rc == KEEL_SQLITE_DONE { return }
                 guard rc == KEEL_SQLITE_ROW else { throw error(rc, db: db) }
                 let names = columns ?? Self.columns(of: statement)
                 columns = names
-                onRow(SQLiteWriterRow(columns: names, values: (0..<Int32(names.names.count)).map { Self.value(statement, $0) }))
+                onRow(SQLiteDirectRow(columns: names, values: (0..<Int32(names.names.count)).map { Self.value(statement, $0) }))
             }
         }
     }
@@ -93,8 +100,8 @@ final class SQLiteWriter: @unchecked Sendable {
         return statement
     }
 
-    private func error(_ rc: Int32, db: OpaquePointer) -> SQLiteWriterError {
-        SQLiteWriterError(code: sqlite_nio_sqlite3_extended_errcode(db), message: String(cString: sqlite_nio_sqlite3_errmsg(db)))
+    private func error(_ rc: Int32, db: OpaquePointer) -> SQLiteDirectError {
+        SQLiteDirectError(code: sqlite_nio_sqlite3_extended_errcode(db), message: String(cString: sqlite_nio_sqlite3_errmsg(db)))
     }
 
     private static func bind(_ value: SQLiteData, at index: Int32, to statement: OpaquePointer) -> Int32 {
@@ -123,7 +130,7 @@ final class SQLiteWriter: @unchecked Sendable {
         }
     }
 
-    private static func columns(of statement: OpaquePointer) -> SQLiteWriterRow.Columns {
+    private static func columns(of statement: OpaquePointer) -> SQLiteDirectRow.Columns {
         let count = sqlite_nio_sqlite3_column_count(statement)
         var names: [String] = []
         var index: [String: Int] = [:]
@@ -132,7 +139,7 @@ final class SQLiteWriter: @unchecked Sendable {
             names.append(name)
             if index[name] == nil { index[name] = Int(i) }
         }
-        return SQLiteWriterRow.Columns(names: names, index: index)
+        return SQLiteDirectRow.Columns(names: names, index: index)
     }
 
     private static func value(_ statement: OpaquePointer, _ column: Int32) -> SQLiteData {
@@ -156,7 +163,7 @@ final class SQLiteWriter: @unchecked Sendable {
 }
 
 /// A failed sqlite3 call on the writer, with SQLite's extended result code.
-struct SQLiteWriterError: Error, CustomStringConvertible {
+struct SQLiteDirectError: Error, CustomStringConvertible {
     let code: Int32
     let message: String
 
@@ -166,7 +173,7 @@ struct SQLiteWriterError: Error, CustomStringConvertible {
 }
 
 /// One result row of the writer, decoded the way SQLiteKit decodes SQLiteNIO's rows.
-struct SQLiteWriterRow: SQLRow {
+struct SQLiteDirectRow: SQLRow {
     struct Columns: Sendable {
         let names: [String]
         let index: [String: Int]
@@ -186,13 +193,37 @@ struct SQLiteWriterRow: SQLRow {
 
     func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
         guard let i = columns.index[column] else {
-            throw DecodingError.keyNotFound(SQLiteWriterColumnKey(column), .init(codingPath: [], debugDescription: "no column \(column)"))
+            throw DecodingError.keyNotFound(SQLiteDirectColumnKey(column), .init(codingPath: [], debugDescription: "no column \(column)"))
         }
+        if let fast = Self.fastDecode(values[i], as: D.self) { return fast }
         return try SQLiteDataDecoder().decode(D.self, from: values[i])
+    }
+
+    /// The common column types without SQLiteKit's generic decoder (which builds a Decoder per value); anything else, and
+    /// any value of an unexpected storage class, goes the generic way, which also reports the error.
+    private static func fastDecode<D>(_ value: SQLiteData, as type: D.Type) -> D? {
+        switch value {
+        case .text(let s):
+            if let s = s as? D { return s }
+            if D.self == String?.self { return Optional(s) as? D }
+        case .integer(let i):
+            if D.self == Int.self || D.self == Int?.self { return i as? D ?? Optional(i) as? D }
+            if D.self == Int64.self || D.self == Int64?.self { return Int64(i) as? D ?? Optional(Int64(i)) as? D }
+        case .float(let d):
+            if D.self == Double.self || D.self == Double?.self { return d as? D ?? Optional(d) as? D }
+        case .null:
+            if D.self == String?.self { return String?.none as? D }
+            if D.self == Int?.self { return Int?.none as? D }
+            if D.self == Int64?.self { return Int64?.none as? D }
+            if D.self == Double?.self { return Double?.none as? D }
+        case .blob:
+            break
+        }
+        return nil
     }
 }
 
-private struct SQLiteWriterColumnKey: CodingKey {
+private struct SQLiteDirectColumnKey: CodingKey {
     let stringValue: String
     var intValue: Int? { nil }
     init(_ name: String) { stringValue = name }
@@ -200,13 +231,30 @@ private struct SQLiteWriterColumnKey: CodingKey {
     init?(intValue: Int) { nil }
 }
 
-/// SQLKit's view of the writer.
-struct SQLiteWriterDatabase: SQLDatabase {
-    let writer: SQLiteWriter
+/// SQLKit's view of one direct connection (the writer) or of several (the reader pool: each statement takes the next
+/// connection in turn, so concurrent reads run side by side).
+struct SQLiteDirectDatabase: SQLDatabase {
+    let connections: [SQLiteDirect]
     let logger: Logger
     let eventLoop: any EventLoop
+    private let cursor: Cursor
     var dialect: any SQLDialect { SQLiteDialect() }
     var queryLogLevel: Logger.Level? { nil }
+
+    init(connections: [SQLiteDirect], logger: Logger, eventLoop: any EventLoop) {
+        self.connections = connections
+        self.logger = logger
+        self.eventLoop = eventLoop
+        self.cursor = Cursor()
+    }
+
+    init(writer: SQLiteDirect, logger: Logger, eventLoop: any EventLoop) {
+        self.init(connections: [writer], logger: logger, eventLoop: eventLoop)
+    }
+
+    func close() {
+        for connection in connections { connection.close() }
+    }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
         do {
@@ -228,6 +276,22 @@ struct SQLiteWriterDatabase: SQLDatabase {
     private func run(_ query: any SQLExpression, _ onRow: (any SQLRow) -> Void) throws {
         let (sql, rawBinds) = serialize(query)
         let encoder = SQLiteDataEncoder()
-        try writer.run(sql, try rawBinds.map { try encoder.encode($0) }) { onRow($0) }
+        let binds = try rawBinds.map { try encoder.encode($0) }
+        guard connections.count > 1 else { return try connections[0].run(sql, binds) { onRow($0) } }
+        let start = cursor.next()
+        for offset in 0..<connections.count {
+            let connection = connections[(start + offset) % connections.count]
+            if connection.claimIfIdle() {
+                defer { connection.unclaim() }
+                return try connection.run(sql, binds) { onRow($0) }
+            }
+        }
+        // Every connection is busy: wait for one (statements never await while they hold a connection).
+        try connections[start % connections.count].run(sql, binds) { onRow($0) }
+    }
+
+    private final class Cursor: Sendable {
+        private let value = Atomic<Int>(0)
+        func next() -> Int { value.add(1, ordering: .relaxed).newValue }
     }
 }
