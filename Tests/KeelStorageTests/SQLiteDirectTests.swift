@@ -1,6 +1,8 @@
 import Foundation
 import KeelCore
 import Logging
+import NIOConcurrencyHelpers
+import NIOCore
 import NIOPosix
 @testable import KeelStorage
 import SQLKit
@@ -111,10 +113,12 @@ final class SQLiteDirectTests: XCTestCase {
         let path = NSTemporaryDirectory() + "keel-readers-\(UUID().uuidString).sqlite"
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         let writer = SQLiteDirectDatabase(writer: try SQLiteDirect(path: path), logger: .init(label: "t"), eventLoop: loop)
-        let readers = SQLiteDirectDatabase(connections: try (0..<3).map { _ in try SQLiteDirect(path: path) }, logger: .init(label: "t"), eventLoop: loop)
+        let threads = NIOThreadPool(numberOfThreads: 3)
+        threads.start()
+        let readers = SQLiteDirectDatabase(connections: try (0..<3).map { _ in try SQLiteDirect(path: path) }, threads: threads,
+                                           logger: .init(label: "t"), eventLoop: loop)
         defer {
-            writer.close()
-            readers.close()
+            writer.connections.forEach { $0.close() }
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         }
         try await writer.raw("PRAGMA journal_mode=WAL").run()
@@ -129,5 +133,13 @@ final class SQLiteDirectTests: XCTestCase {
             }
             XCTAssertEqual(counts, Array(repeating: round, count: 12))
         }
+        // The EventLoopFuture flavour runs on the pool too.
+        let seen = NIOLockedValueBox<[Int]>([])
+        let future: EventLoopFuture<Void> = readers.execute(sql: SQLRaw("SELECT COUNT(*) AS n FROM r")) { row in
+            if let n = try? row.decode(column: "n", as: Int.self) { seen.withLockedValue { $0.append(n) } }
+        }
+        try await future.get()
+        XCTAssertEqual(seen.withLockedValue { $0 }, [5])
+        await readers.close()
     }
 }

@@ -42,7 +42,9 @@ public final class KeelDatabase: Store, @unchecked Sendable {
                 }
                 readerConnections += r.connections
             }
-            let readers = SQLiteDirectDatabase(connections: readerConnections, logger: logger, eventLoop: writer.eventLoop)
+            let readerThreads = NIOThreadPool(numberOfThreads: readerConnections.count)
+            readerThreads.start()
+            let readers = SQLiteDirectDatabase(connections: readerConnections, threads: readerThreads, logger: logger, eventLoop: writer.eventLoop)
             let checkpointer = try await SQLiteCheckpointer(path: path, logger: logger)
             return KeelDatabase(dialect: .sqlite, logger: logger, backend: .sqlite(writer: writer, commits: SQLiteGroupCommit(writer: writer),
                                                                                readers: readers, checkpointer: checkpointer))
@@ -68,8 +70,8 @@ public final class KeelDatabase: Store, @unchecked Sendable {
         switch backend {
         case .sqlite(let writer, _, let readers, let checkpointer):
             await checkpointer.stop()
-            writer.close()
-            readers.close()
+            await writer.close()
+            await readers.close()
         case .postgres(let pool):
             try? await pool.shutdownAsync()
         }
