@@ -55,6 +55,23 @@ final class TimestampTests: XCTestCase {
     }
 }
 
+final class Base64URLTests: XCTestCase {
+    /// The direct encoder must equal Foundation's base64 with the URL alphabet and no padding, for every length remainder.
+    func testMatchesFoundationWithTheURLAlphabetAndRoundTrips() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<70 {
+            let data = Data((0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            let expected = data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+            let encoded = SecureToken.base64URL(data)
+            XCTAssertEqual(encoded, expected, "length \(length)")
+            XCTAssertEqual(SecureToken.fromBase64URL(encoded), data, "length \(length)")
+        }
+        XCTAssertEqual(SecureToken.base64URL(Data([0xFB, 0xFF])), "-_8")
+        XCTAssertNil(SecureToken.fromBase64URL("a+b/"), "the standard alphabet is refused")
+    }
+}
+
 final class CursorTests: XCTestCase {
     func testRoundTrip() throws {
         let c = Cursor(values: ["abc", nil, "3"], queryFingerprint: "q1")
