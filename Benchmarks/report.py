@@ -36,6 +36,10 @@ TARGETS = [
      "scenarios": ["pipeline_stages", "board"], "metric": "p50_ms", "op": "<", "value": 50, "conns": None},
     {"id": "timeline_p50", "text": "deal_timeline p50 < 20 ms",
      "scenarios": ["deal_timeline"], "metric": "p50_ms", "op": "<", "value": 20, "conns": None},
+    # Only on a large run, against Benchmarks/results/latest-small.json (the last complete small run): cost must not grow
+    # with the data. scenarios None = every scenario of the run but health.
+    {"id": "scale_p50", "text": "large dataset p50 ≤ 1.5× the small dataset's (latest-small; same db and connections)",
+     "scenarios": None, "metric": "scale_p50", "op": "<=", "value": 1.5, "conns": None},
     {"id": "rss", "text": "server peak RSS (VmHWM) < 300 MB",
      "scenarios": [], "metric": "peak_rss_mb", "op": "<", "value": 300, "conns": None},
 ]
@@ -99,8 +103,24 @@ def enrich(rows):
     return rows
 
 
+def add_scale(meta, rows, small_path):
+    """On a large run, adds scale_p50 = p50 / the small run's p50 (same db, scenario and connections) to each row."""
+    if meta.get("size") != "large" or not os.path.exists(small_path):
+        return None
+    with open(small_path) as f:
+        small = json.load(f)
+    ref = {(r["db"], r["scenario"], r["connections"]): r for r in small.get("results", [])
+           if not r.get("failed") and not r.get("skipped") and r.get("p50_ms")}
+    for r in rows:
+        s = ref.get((r.get("db"), r.get("scenario"), r.get("connections")))
+        if s and not r.get("failed") and not r.get("skipped") and r.get("p50_ms"):
+            r["scale_p50"] = r["p50_ms"] / s["p50_ms"]
+            r["small_p50_ms"] = s["p50_ms"]
+    return small.get("meta", {}).get("timestamp")
+
+
 def compare(v, op, limit):
-    return v >= limit if op == ">=" else v < limit
+    return {">=": v >= limit, "<=": v <= limit}.get(op, v < limit)
 
 
 def fmt_metric(metric, v):
@@ -110,6 +130,8 @@ def fmt_metric(metric, v):
         return f"{v:,.0f} req/s"
     if metric == "peak_rss_mb":
         return f"{v:.0f} MB"
+    if metric == "scale_p50":
+        return f"×{v:.2f}"
     return f"{v:.1f} ms"
 
 
@@ -123,7 +145,9 @@ def evaluate(meta, rows, dbs):
                 v = dbs.get(db, {}).get("peak_rss_mb")
                 checks.append({"what": "server", "value": v, "met": None if v is None else compare(v, t["op"], t["value"])})
             else:
-                for scn in t["scenarios"]:
+                scenarios = t["scenarios"] if t["scenarios"] is not None else \
+                    list(dict.fromkeys(x["scenario"] for x in rows if x.get("db") == db and x.get("scenario") != "health"))
+                for scn in scenarios:
                     for c in (t["conns"] or meta["connections"]):
                         r = next((x for x in rows if x.get("db") == db and x.get("scenario") == scn
                                   and x.get("connections") == c and not x.get("skipped")), None)
@@ -210,24 +234,29 @@ def render_md(meta, machine, rows, dbs, targets, scen_desc):
     header = ["target", "status"] + [DB_TITLES.get(db, db) for db in meta["databases"]]
     body = []
     for t in targets:
-        tt = dict(t, scenarios_in_run=next((x["scenarios"] for x in TARGETS if x["id"] == t["id"]), []))
+        tt = dict(t, scenarios_in_run=next((x["scenarios"] or ["*", "*"] for x in TARGETS if x["id"] == t["id"]), []))
         body.append([t["text"], status_mark(t["status"])] + [check_cell(tt, t["by_db"][db]) for db in meta["databases"]])
     L.append(md_table(header, body) + "\n")
+    if meta.get("scale_reference"):
+        L.append(f"- small-dataset reference for the scale target: {meta['scale_reference']}\n")
 
     # Per database
     for db in meta["databases"]:
         info = dbs.get(db, {})
         L.append(f"## {DB_TITLES.get(db, db)}\n")
         header = ["scenario", "conn", "req/s", "× health req/s", "p50 ms", "× health p50", "p99 ms", "errors", "RSS after MB"]
+        scaled = any("scale_p50" in r for r in rows if r.get("db") == db)
+        if scaled:
+            header.append("× small p50")
         body = []
         for r in rows:
             if r.get("db") != db:
                 continue
             if r.get("skipped"):
-                body.append([r["scenario"], "", f"skipped: {r['skipped']}", "", "", "", "", "", ""])
+                body.append([r["scenario"], "", f"skipped: {r['skipped']}", "", "", "", "", "", ""] + ([""] if scaled else []))
                 continue
             if r.get("failed"):
-                body.append([r["scenario"], r["connections"], "wrk failed", "", "", "", "", "", ""])
+                body.append([r["scenario"], r["connections"], "wrk failed", "", "", "", "", "", ""] + ([""] if scaled else []))
                 continue
             err = f"{r['errors']:,}" if not r["errors"] else f"**{r['errors']:,} ({r['error_rate']:.1%})**"
             if r["flagged"]:
@@ -235,7 +264,8 @@ def render_md(meta, machine, rows, dbs, targets, scen_desc):
             body.append([r["scenario"], r["connections"], f"{r['rps']:,.0f}",
                          f"{r['rps_ratio']:.0%}" if "rps_ratio" in r else "–",
                          f"{r['p50_ms']:.2f}", f"×{r['p50_ratio']:.1f}" if "p50_ratio" in r else "–",
-                         f"{r['p99_ms']:.2f}", err, r.get("rss_after_mb", "–")])
+                         f"{r['p99_ms']:.2f}", err, r.get("rss_after_mb", "–")]
+                        + ([f"×{r['scale_p50']:.2f} (small {r['small_p50_ms']:.2f})" if "scale_p50" in r else "–"] if scaled else []))
         L.append(md_table(header, body) + "\n")
         L.append(f"- peak RSS (VmHWM at the end): {fmt_mb(info.get('peak_rss_mb'))}; VmRSS sampled every 0.5 s during the runs: "
                  f"max {fmt_mb(info.get('rss_sampled_max_mb'))}, mean {fmt_mb(info.get('rss_sampled_mean_mb'))}")
@@ -302,7 +332,10 @@ def main():
     args = ap.parse_args()
     meta, rows, dbs = load(args.run_dir)
     rows = enrich(rows)
-    targets = evaluate(meta, rows, dbs)
+    small_ref = add_scale(meta, rows, os.path.join(os.path.dirname(args.out) or ".", "latest-small.json"))
+    if small_ref:
+        meta["scale_reference"] = f"latest-small.json ({small_ref})"
+    targets = [t for t in evaluate(meta, rows, dbs) if t["id"] != "scale_p50" or small_ref]
     machine = machine_info()
     md = render_md(meta, machine, rows, dbs, targets, scenario_descriptions())
     doc = {"meta": meta, "machine": machine, "databases": dbs, "results": rows, "targets": targets,
