@@ -133,6 +133,14 @@ final class SQLiteDirectTests: XCTestCase {
             }
             XCTAssertEqual(counts, Array(repeating: round, count: 12))
         }
+        // A statement seen once and found quick runs inline from then on; a slow one stays on the pool's threads.
+        let quick = "SELECT COUNT(*) AS n FROM r"
+        XCTAssertTrue(readers.runsInline(quick))
+        XCTAssertFalse(readers.runsInline("SELECT 1 AS never_run"))
+        let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT MAX(x) AS m FROM c"
+        let top = try await readers.raw(SQLQueryString(slow)).first()?.decode(column: "m", as: Int.self)
+        XCTAssertEqual(top, 300000)
+        XCTAssertFalse(readers.runsInline(slow))
         // The EventLoopFuture flavour runs on the pool too.
         let seen = NIOLockedValueBox<[Int]>([])
         let future: EventLoopFuture<Void> = readers.execute(sql: SQLRaw("SELECT COUNT(*) AS n FROM r")) { row in

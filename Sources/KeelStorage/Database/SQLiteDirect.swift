@@ -233,15 +233,20 @@ private struct SQLiteDirectColumnKey: CodingKey {
 /// SQLKit's view of one direct connection (the writer) or of several (the reader pool: each statement goes to an idle
 /// connection, so concurrent reads run side by side).
 ///
-/// The writer's statements run inline. The readers' run on `threads`: run inline, reads made the two threads of the
-/// concurrency pool take requests in turns of whole queries, and the p99 of lists went from 15 ms to 50-90 ms at 8
-/// connections (p50 improved); on OS threads the kernel shares the cores fairly again.
+/// The writer's statements run inline. A reader statement runs inline only when its last run took under `inlineLimit`
+/// (a lookup by id: tens of microseconds, less than the two thread switches a handoff costs); any other, and any
+/// statement seen for the first time, runs on `threads`. Run inline, the lists made the two threads of the concurrency
+/// pool serve requests in turns of whole queries, and their p99 went from 15 ms to 50-90 ms at 8 connections; on OS
+/// threads the kernel shares the cores fairly.
 struct SQLiteDirectDatabase: SQLDatabase {
+    static let inlineLimit = Duration.microseconds(150)
+
     let connections: [SQLiteDirect]
     let logger: Logger
     let eventLoop: any EventLoop
     let threads: NIOThreadPool?
     private let cursor: Cursor
+    private let costs: StatementCosts
     var dialect: any SQLDialect { SQLiteDialect() }
     var queryLogLevel: Logger.Level? { nil }
 
@@ -251,6 +256,7 @@ struct SQLiteDirectDatabase: SQLDatabase {
         self.logger = logger
         self.eventLoop = eventLoop
         self.cursor = Cursor()
+        self.costs = StatementCosts()
     }
 
     init(writer: SQLiteDirect, logger: Logger, eventLoop: any EventLoop) {
@@ -277,33 +283,72 @@ struct SQLiteDirectDatabase: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let statement = serialize(query)
-        if let threads { return try await threads.runIfActive { try self.run(statement, onRow) } }
-        try run(statement, onRow)
+        guard let threads else { return try run(statement, onRow) }
+        if costs.isCheap(statement.sql), let connection = idleConnection() {
+            defer { connection.unclaim() }
+            return try timed(statement.sql, try encode(statement.binds), on: connection, onRow)
+        }
+        try await threads.runIfActive { try self.run(statement, onRow) }
     }
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await closure(self)
     }
 
+    /// Whether the statement's next run would be inline (for tests).
+    func runsInline(_ sql: String) -> Bool { threads == nil || costs.isCheap(sql) }
+
     private func run(_ statement: (sql: String, binds: [any Encodable & Sendable]), _ onRow: (any SQLRow) -> Void) throws {
-        let (sql, rawBinds) = statement
+        let binds = try encode(statement.binds)
+        guard connections.count > 1 else { return try connections[0].run(statement.sql, binds) { onRow($0) } }
+        if let connection = idleConnection() {
+            defer { connection.unclaim() }
+            return try timed(statement.sql, binds, on: connection, onRow)
+        }
+        // Every connection is busy: wait for one (statements never await while they hold a connection).
+        try timed(statement.sql, binds, on: connections[cursor.next() % connections.count], onRow)
+    }
+
+    private func encode(_ binds: [any Encodable & Sendable]) throws -> [SQLiteData] {
         let encoder = SQLiteDataEncoder()
-        let binds = try rawBinds.map { try encoder.encode($0) }
-        guard connections.count > 1 else { return try connections[0].run(sql, binds) { onRow($0) } }
+        return try binds.map { try encoder.encode($0) }
+    }
+
+    private func idleConnection() -> SQLiteDirect? {
         let start = cursor.next()
         for offset in 0..<connections.count {
             let connection = connections[(start + offset) % connections.count]
-            if connection.claimIfIdle() {
-                defer { connection.unclaim() }
-                return try connection.run(sql, binds) { onRow($0) }
-            }
+            if connection.claimIfIdle() { return connection }
         }
-        // Every connection is busy: wait for one (statements never await while they hold a connection).
-        try connections[start % connections.count].run(sql, binds) { onRow($0) }
+        return nil
+    }
+
+    private func timed(_ sql: String, _ binds: [SQLiteData], on connection: SQLiteDirect, _ onRow: (any SQLRow) -> Void) throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        defer { costs.record(sql, clock.now - start) }
+        try connection.run(sql, binds) { onRow($0) }
     }
 
     private final class Cursor: Sendable {
         private let value = Atomic<Int>(0)
         func next() -> Int { value.add(1, ordering: .relaxed).newValue }
+    }
+
+    /// How long each statement text took the last time it ran.
+    private final class StatementCosts: Sendable {
+        private let last = Mutex<[String: Duration]>([:])
+
+        func isCheap(_ sql: String) -> Bool {
+            last.withLock { $0[sql].map { $0 < SQLiteDirectDatabase.inlineLimit } ?? false }
+        }
+
+        func record(_ sql: String, _ took: Duration) {
+            last.withLock { costs in
+                // IN-lists of varying length make new texts; the map is bounded like the statement caches.
+                if costs.count >= 4096, costs[sql] == nil { costs.removeAll(keepingCapacity: true) }
+                costs[sql] = took
+            }
+        }
     }
 }
