@@ -137,6 +137,10 @@ final class SQLiteDirectTests: XCTestCase {
         let quick = "SELECT COUNT(*) AS n FROM r"
         XCTAssertTrue(readers.runsInline(quick))
         XCTAssertFalse(readers.runsInline("SELECT 1 AS never_run"))
+        let several = "SELECT k FROM r ORDER BY k"
+        let keys = try await readers.raw(SQLQueryString(several)).all().map { try $0.decode(column: "k", as: Int.self) }
+        XCTAssertEqual(keys, [1, 2, 3, 4, 5])
+        XCTAssertFalse(readers.runsInline(several), "lists stay on the readers' threads, however quick")
         let slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT MAX(x) AS m FROM c"
         let top = try await readers.raw(SQLQueryString(slow)).first()?.decode(column: "m", as: Int.self)
         XCTAssertEqual(top, 300000)

@@ -233,13 +233,13 @@ private struct SQLiteDirectColumnKey: CodingKey {
 /// SQLKit's view of one direct connection (the writer) or of several (the reader pool: each statement goes to an idle
 /// connection, so concurrent reads run side by side).
 ///
-/// The writer's statements run inline. A reader statement runs inline only when its last run took under `inlineLimit`
-/// (a lookup by id: tens of microseconds, less than the two thread switches a handoff costs); any other, and any
-/// statement seen for the first time, runs on `threads`. Run inline, the lists made the two threads of the concurrency
+/// The writer's statements run inline. A reader statement runs inline only when its last run returned at most one row in
+/// under `inlineLimit` (a lookup by id: tens of microseconds, less than the two thread switches a handoff costs); any
+/// other, and any statement seen for the first time, runs on `threads`. Run inline, the lists made the two threads of the concurrency
 /// pool serve requests in turns of whole queries, and their p99 went from 15 ms to 50-90 ms at 8 connections; on OS
 /// threads the kernel shares the cores fairly.
 struct SQLiteDirectDatabase: SQLDatabase {
-    static let inlineLimit = Duration.microseconds(150)
+    static let inlineLimit = Duration.microseconds(100)
 
     let connections: [SQLiteDirect]
     let logger: Logger
@@ -326,8 +326,12 @@ struct SQLiteDirectDatabase: SQLDatabase {
     private func timed(_ sql: String, _ binds: [SQLiteData], on connection: SQLiteDirect, _ onRow: (any SQLRow) -> Void) throws {
         let clock = ContinuousClock()
         let start = clock.now
-        defer { costs.record(sql, clock.now - start) }
-        try connection.run(sql, binds) { onRow($0) }
+        var rows = 0
+        defer { costs.record(sql, rows <= 1 ? clock.now - start : .seconds(1)) }
+        try connection.run(sql, binds) {
+            rows += 1
+            onRow($0)
+        }
     }
 
     private final class Cursor: Sendable {
