@@ -54,9 +54,27 @@ final class SeedDemoTests: XCTestCase {
                 FROM activity_links l WHERE l.workspace_id = c.workspace_id AND l.related_type = 'contact' AND l.related_id = c.id), -1)
                 """)
             let withActivity = try await count("SELECT COUNT(*) AS n FROM contacts WHERE last_activity_at IS NOT NULL")
+            // The stage totals (kept by triggers) agree with the deals the seeder wrote.
+            let liveDeals = try await count("SELECT COUNT(*) AS n FROM deals WHERE deleted_at IS NULL")
+            let totalled = try await count("SELECT CAST(COALESCE(SUM(deal_count), 0) AS BIGINT) AS n FROM stage_totals")
+            let valueGap = try await count("""
+                SELECT CAST(ABS((SELECT COALESCE(SUM(value), 0) FROM deals WHERE deleted_at IS NULL)
+                    - (SELECT COALESCE(SUM(value_sum), 0) FROM stage_totals)) AS BIGINT) AS n
+                """)
+            // On PostgreSQL the planner has statistics for the freshly loaded tables.
+            var analyzed = 3
+            if case .postgres = dbConfig {
+                analyzed = try await count("""
+                    SELECT COUNT(*) AS n FROM pg_stat_user_tables WHERE schemaname = current_schema()
+                    AND relname IN ('contacts', 'deals', 'activities') AND last_analyze IS NOT NULL
+                    """)
+            }
             await db.shutdown()
             await cleanup()
             XCTAssertEqual(staleLastActivity, 0, "last_activity_at matches the linked activities")
+            XCTAssertEqual(totalled, liveDeals, "stage_totals counts every live deal")
+            XCTAssertEqual(valueGap, 0, "stage_totals sums every live deal's value")
+            XCTAssertEqual(analyzed, 3, "seed-demo leaves planner statistics behind on PostgreSQL")
             XCTAssertGreaterThan(withActivity, 0, "some contacts have activities")
             return Seeded(summaryContacts: summary["contacts"] as? Int, counts: counts, contactEmails: emails, contactIndexes: indexes, overdueTasks: overdue,
                           dealStatuses: Set(statuses), historyMoves: moves)

@@ -73,6 +73,7 @@ public enum KeelCLI {
             let summary = try await database.withIndexesDeferred(on: tables) {
                 try await DemoSeeder(store: database).run(workspaceID: workspaceID, sizes: sizes, seed: seed, progress: progress)
             }
+            try await database.refreshPlannerStatistics()
             await database.shutdown()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
