@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 @testable import KeelStorage
 import SQLKit
+import SQLiteKit
 import SQLiteNIO
 import XCTest
 
@@ -109,6 +110,62 @@ final class SQLiteDirectTests: XCTestCase {
     }
 
     /// The reader pool spreads concurrent statements over its connections and each sees every committed write.
+    /// The bind fast path converts each type exactly as SQLiteKit's encoder does, nils of any type included.
+    func testPlainBindsAgreeWithTheGenericEncoder() throws {
+        let generic = SQLiteDataEncoder()
+        let values: [any Encodable & Sendable] = ["", "Zoë 👋", 0, -7, Int.max, Int64.min, 2.5, -0.0, true, false, String?.none, String?("x"),
+                                                 Int?.none, Int?(3), Int64?.none, Int64?(4), Double?.none, Double?(1.25)]
+        for value in values {
+            XCTAssertEqual(SQLiteDirectDatabase.plainData(value), try generic.encode(value), "\(value)")
+        }
+        // Anything else is left to the generic encoder.
+        XCTAssertNil(SQLiteDirectDatabase.plainData(Data([1, 2])))
+        XCTAssertNil(SQLiteDirectDatabase.plainData(Date(timeIntervalSince1970: 0)))
+        XCTAssertNil(SQLiteDirectDatabase.plainData(["a": 1]))
+    }
+
+    /// A PlainStatement runs as written on the direct connection, and serializes to the same text and binds through SQLKit
+    /// (how PostgreSQL and SQLiteNIO receive it).
+    func testPlainStatementsRunAndSerializeLikeInterpolations() async throws {
+        var statement = PlainStatement("INSERT INTO p (a, b, c) VALUES ", reservingValues: 6)
+        statement.row([.text("it's"), .int(7), .int(nil)])
+        statement.append(", ")
+        statement.row([PlainStatement.Value(String?.none), PlainStatement.Value(Int64?(-1)), PlainStatement.Value(3)])
+        XCTAssertEqual(statement.sql, "INSERT INTO p (a, b, c) VALUES (?, ?, ?), (?, ?, ?)")
+        XCTAssertEqual(statement.values, [.text("it's"), .int(7), .int(nil), .text(nil), .int(-1), .int(3)])
+
+        struct Numbered: SQLDatabase {
+            var logger: Logger { Logger(label: "t") }
+            var eventLoop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
+            var dialect: any SQLDialect { NumberedDialect() }
+            func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+                eventLoop.makeSucceededVoidFuture()
+            }
+        }
+        let serialized = Numbered().serialize(statement)
+        XCTAssertEqual(serialized.sql, "INSERT INTO p (a, b, c) VALUES ($1, $2, $3), ($4, $5, $6)")
+        XCTAssertEqual(serialized.binds.count, 6)
+        XCTAssertEqual(serialized.binds[0] as? String?, "it's")
+        XCTAssertEqual(serialized.binds[1] as? Int64?, 7)
+        // A NULL keeps its type (PostgreSQL rejects a text NULL for a BIGINT column).
+        XCTAssertTrue(type(of: serialized.binds[2]) == Int64?.self)
+        XCTAssertTrue(type(of: serialized.binds[3]) == String?.self)
+        XCTAssertEqual(serialized.binds[5] as? Int64?, 3)
+
+        try await withWriter { db in
+            try await db.raw("CREATE TABLE p (a TEXT, b INTEGER, c INTEGER)").run()
+            try await db.execute(sql: statement) { _ in }
+            let rows = try await db.raw("SELECT a, b, c FROM p ORDER BY rowid").all()
+            XCTAssertEqual(rows.count, 2)
+            XCTAssertEqual(try rows[0].decode(column: "a", as: String?.self), "it's")
+            XCTAssertEqual(try rows[0].decode(column: "b", as: Int?.self), 7)
+            XCTAssertNil(try rows[0].decode(column: "c", as: Int?.self))
+            XCTAssertNil(try rows[1].decode(column: "a", as: String?.self))
+            XCTAssertEqual(try rows[1].decode(column: "b", as: Int?.self), -1)
+            XCTAssertEqual(try rows[1].decode(column: "c", as: Int?.self), 3)
+        }
+    }
+
     func testReaderPoolRunsConcurrentReadsAndSeesCommits() async throws {
         let path = NSTemporaryDirectory() + "keel-readers-\(UUID().uuidString).sqlite"
         let loop = MultiThreadedEventLoopGroup.singleton.any()
@@ -154,4 +211,15 @@ final class SQLiteDirectTests: XCTestCase {
         XCTAssertEqual(seen.withLockedValue { $0 }, [5])
         await readers.close()
     }
+}
+
+/// PostgreSQL's placeholder style, without a PostgreSQL connection.
+private struct NumberedDialect: SQLDialect {
+    var name: String { "numbered" }
+    var identifierQuote: any SQLExpression { SQLRaw("\"") }
+    var literalStringQuote: any SQLExpression { SQLRaw("'") }
+    var supportsAutoIncrement: Bool { true }
+    var autoIncrementClause: any SQLExpression { SQLRaw("") }
+    func bindPlaceholder(at position: Int) -> any SQLExpression { SQLRaw("$\(position)") }
+    func literalBoolean(_ value: Bool) -> any SQLExpression { SQLRaw(value ? "true" : "false") }
 }

@@ -269,12 +269,12 @@ struct SQLiteDirectDatabase: SQLDatabase {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
-        if let threads {
-            let statement = serialize(query)
-            return threads.runIfActive(eventLoop: eventLoop) { try self.run(statement, onRow) }
-        }
         do {
-            try run(serialize(query), onRow)
+            let statement = try prepare(query)
+            if let threads {
+                return threads.runIfActive(eventLoop: eventLoop) { try self.run(statement, onRow) }
+            }
+            try run(statement, onRow)
             return eventLoop.makeSucceededVoidFuture()
         } catch {
             return eventLoop.makeFailedFuture(error)
@@ -282,11 +282,11 @@ struct SQLiteDirectDatabase: SQLDatabase {
     }
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
-        let statement = serialize(query)
+        let statement = try prepare(query)
         guard let threads else { return try run(statement, onRow) }
         if costs.isCheap(statement.sql), let connection = idleConnection() {
             defer { connection.unclaim() }
-            return try timed(statement.sql, try encode(statement.binds), on: connection, onRow)
+            return try timed(statement, on: connection, onRow)
         }
         try await threads.runIfActive { try self.run(statement, onRow) }
     }
@@ -298,20 +298,67 @@ struct SQLiteDirectDatabase: SQLDatabase {
     /// Whether the statement's next run would be inline (for tests).
     func runsInline(_ sql: String) -> Bool { threads == nil || costs.isCheap(sql) }
 
-    private func run(_ statement: (sql: String, binds: [any Encodable & Sendable]), _ onRow: (any SQLRow) -> Void) throws {
-        let binds = try encode(statement.binds)
-        guard connections.count > 1 else { return try connections[0].run(statement.sql, binds) { onRow($0) } }
+    /// A statement's text and values: a `PlainStatement` as it is, anything else through SQLKit's serializer.
+    private func prepare(_ query: any SQLExpression) throws -> Statement {
+        if let plain = query as? PlainStatement {
+            return Statement(sql: plain.sql, values: plain.values.map { v -> SQLiteData in
+                switch v {
+                case .text(let s): s.map { .text($0) } ?? .null
+                case .int(let i): i.map { .integer(Int($0)) } ?? .null
+                }
+            })
+        }
+        let serialized = serialize(query)
+        return Statement(sql: serialized.sql, values: try encode(serialized.binds))
+    }
+
+    private struct Statement: Sendable {
+        let sql: String
+        let values: [SQLiteData]
+    }
+
+    private func run(_ statement: Statement, _ onRow: (any SQLRow) -> Void) throws {
+        guard connections.count > 1 else { return try connections[0].run(statement.sql, statement.values) { onRow($0) } }
         if let connection = idleConnection() {
             defer { connection.unclaim() }
-            return try timed(statement.sql, binds, on: connection, onRow)
+            return try timed(statement, on: connection, onRow)
         }
         // Every connection is busy: wait for one (statements never await while they hold a connection).
-        try timed(statement.sql, binds, on: connections[cursor.next() % connections.count], onRow)
+        try timed(statement, on: connections[cursor.next() % connections.count], onRow)
     }
 
     private func encode(_ binds: [any Encodable & Sendable]) throws -> [SQLiteData] {
-        let encoder = SQLiteDataEncoder()
-        return try binds.map { try encoder.encode($0) }
+        var encoder: SQLiteDataEncoder?
+        var out: [SQLiteData] = []
+        out.reserveCapacity(binds.count)
+        for bind in binds {
+            if let data = Self.plainData(bind) {
+                out.append(data)
+            } else {
+                let generic = encoder ?? SQLiteDataEncoder()
+                encoder = generic
+                out.append(try generic.encode(bind))
+            }
+        }
+        return out
+    }
+
+    /// The bind types the repositories use, converted as SQLiteDataEncoder converts them but without its protocol lookup
+    /// (and, for optionals, its nested Encoder; every nil is NULL whatever its type): a contact create binds about 140
+    /// values. Any other type goes the generic way.
+    static func plainData(_ value: any Encodable & Sendable) -> SQLiteData? {
+        switch value {
+        case let s as String: return .text(s)
+        case let i as Int: return .integer(i)
+        case let i as Int64: return .integer(Int(i))
+        case let d as Double: return .float(d)
+        case let b as Bool: return .integer(b ? 1 : 0)
+        case let o as String?: return o.map { .text($0) } ?? .null
+        case let o as Int?: return o.map { .integer($0) } ?? .null
+        case let o as Int64?: return o.map { .integer(Int($0)) } ?? .null
+        case let o as Double?: return o.map { .float($0) } ?? .null
+        default: return nil
+        }
     }
 
     private func idleConnection() -> SQLiteDirect? {
@@ -323,12 +370,12 @@ struct SQLiteDirectDatabase: SQLDatabase {
         return nil
     }
 
-    private func timed(_ sql: String, _ binds: [SQLiteData], on connection: SQLiteDirect, _ onRow: (any SQLRow) -> Void) throws {
+    private func timed(_ statement: Statement, on connection: SQLiteDirect, _ onRow: (any SQLRow) -> Void) throws {
         let clock = ContinuousClock()
         let start = clock.now
         var rows = 0
-        defer { costs.record(sql, rows <= 1 ? clock.now - start : .seconds(1)) }
-        try connection.run(sql, binds) {
+        defer { costs.record(statement.sql, rows <= 1 ? clock.now - start : .seconds(1)) }
+        try connection.run(statement.sql, statement.values) {
             rows += 1
             onRow($0)
         }

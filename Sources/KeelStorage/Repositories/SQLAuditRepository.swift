@@ -6,12 +6,12 @@ struct SQLAuditRepository: AuditRepository {
     let db: any SQLDatabase
 
     func append(_ e: AuditEntry) async throws {
-        try await db.raw("""
-            INSERT INTO audit_logs (id, workspace_id, actor_type, actor_id, action, object_type, object_id, changes, request_id, ip, created_at)
-            VALUES (\(bind: e.id.rawValue), \(bind: e.workspaceID?.rawValue), \(bind: e.actor.type.rawValue), \(bind: e.actor.id),
-                    \(bind: e.action), \(bind: e.objectType), \(bind: e.objectID), \(bind: e.changes?.jsonString()), \(bind: e.requestID),
-                    \(bind: e.ip), \(bind: ms(e.createdAt)))
-            """).run()
+        var statement = PlainStatement("INSERT INTO audit_logs (id, workspace_id, actor_type, actor_id, action, object_type, object_id, changes, request_id, ip, created_at) "
+            + "VALUES ", reservingValues: 11)
+        statement.row([.text(e.id.rawValue), PlainStatement.Value(e.workspaceID?.rawValue), .text(e.actor.type.rawValue), PlainStatement.Value(e.actor.id),
+                       .text(e.action), PlainStatement.Value(e.objectType), PlainStatement.Value(e.objectID), PlainStatement.Value(e.changes?.jsonString()),
+                       PlainStatement.Value(e.requestID), PlainStatement.Value(e.ip), .int(Timestamp.millis(e.createdAt))])
+        try await db.execute(sql: statement) { _ in }
     }
 
     func decode(_ r: any SQLRow) throws -> AuditEntry {

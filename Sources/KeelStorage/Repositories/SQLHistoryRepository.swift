@@ -8,17 +8,16 @@ struct SQLHistoryRepository: HistoryRepository {
     func append(_ entries: [HistoryEntry]) async throws {
         guard !entries.isEmpty else { return }
         for chunk in stride(from: 0, to: entries.count, by: 100) {
-            let rows = entries[chunk..<min(chunk + 100, entries.count)].map { e -> SQLQueryString in
-                """
-                (\(bind: e.workspaceID.rawValue), \(bind: e.id), \(bind: e.objectType), \(bind: e.objectID), \(bind: e.field),
-                 \(bind: e.oldValue.jsonString()), \(bind: e.newValue.jsonString()), \(bind: e.actor.type.rawValue), \(bind: e.actor.id),
-                 \(bind: e.source.rawValue), \(bind: Timestamp.millis(e.at)))
-                """
-            }.joined(separator: ", ")
-            try await db.raw("""
-                INSERT INTO field_history (workspace_id, id, object_type, object_id, field, old_value, new_value, actor_type, actor_id, source, at)
-                VALUES
-                """ + " " + rows).run()
+            let rows = entries[chunk..<min(chunk + 100, entries.count)]
+            var statement = PlainStatement("INSERT INTO field_history (workspace_id, id, object_type, object_id, field, old_value, new_value, actor_type, actor_id, source, at) "
+            + "VALUES ", reservingValues: rows.count * 11)
+            for (i, e) in rows.enumerated() {
+                if i > 0 { statement.append(", ") }
+                statement.row([.text(e.workspaceID.rawValue), .text(e.id), .text(e.objectType), .text(e.objectID), .text(e.field),
+                               .text(e.oldValue.jsonString()), .text(e.newValue.jsonString()), .text(e.actor.type.rawValue),
+                               PlainStatement.Value(e.actor.id), .text(e.source.rawValue), .int(Timestamp.millis(e.at))])
+            }
+            try await db.execute(sql: statement) { _ in }
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import KeelCore
 import SQLKit
+import Synchronization
 
 struct SQLIdentityRepository: IdentityRepository {
     let db: any SQLDatabase
@@ -52,7 +53,7 @@ struct SQLIdentityRepository: IdentityRepository {
 
     func decodeWorkspace(_ r: any SQLRow, prefix: String = "") throws -> Workspace {
         let settingsText = try r.string(prefix + "settings")
-        let settings = (try? JSONDecoder().decode(WorkspaceSettings.self, from: Data(settingsText.utf8))) ?? WorkspaceSettings()
+        let settings = SettingsMemo.shared.settings(settingsText)
         return Workspace(id: try r.id(prefix + "id"), name: try r.string(prefix + "name"), defaultCurrency: try r.string(prefix + "default_currency"),
                          timezone: try r.string(prefix + "timezone"), settings: settings, createdAt: try r.date(prefix + "created_at"),
                          updatedAt: try r.date(prefix + "updated_at"), createdBy: try r.optionalID(prefix + "created_by"),
@@ -317,5 +318,24 @@ struct SQLIdentityRepository: IdentityRepository {
 
     func markPasswordResetUsed(_ id: PasswordResetID, at: Date) async throws {
         try await db.raw("UPDATE password_resets SET used_at = \(bind: ms(at)) WHERE id = \(bind: id.rawValue)").run()
+    }
+}
+
+/// Decoded workspace settings by their stored text. Every write reads its workspace afresh inside the transaction (another
+/// instance may have changed it), and decoding the settings JSON each time was 2% of a contact create; the text is the
+/// key, so a changed row is decoded anew.
+final class SettingsMemo: Sendable {
+    static let shared = SettingsMemo()
+    private static let limit = 1024
+    private let decoded = Mutex<[String: WorkspaceSettings]>([:])
+
+    func settings(_ text: String) -> WorkspaceSettings {
+        if let known = decoded.withLock({ $0[text] }) { return known }
+        let fresh = (try? JSONDecoder().decode(WorkspaceSettings.self, from: Data(text.utf8))) ?? WorkspaceSettings()
+        decoded.withLock { all in
+            if all.count >= Self.limit { all.removeAll(keepingCapacity: true) }
+            all[text] = fresh
+        }
+        return fresh
     }
 }

@@ -18,6 +18,13 @@ struct SQLRecordRepository: RecordRepository {
             }
         }
 
+        var plain: PlainStatement.Value {
+            switch self {
+            case .text(let s): .text(s)
+            case .int(let i): .int(i)
+            }
+        }
+
         /// The value as an SQL literal (bulk loads skip per-value binding), or nil when it cannot be one (a NUL character).
         var literal: String? {
             switch self {
@@ -126,9 +133,10 @@ struct SQLRecordRepository: RecordRepository {
 
     func insert(_ scope: RecordScope, _ record: Record) async throws {
         let cols = allColumns(scope, record)
-        let names = cols.map(\.0).joined(separator: ", ")
-        let values = cols.map(\.1.sql).joined(separator: ", ")
-        try await db.raw("INSERT INTO \(unsafeRaw: scope.schema.table) (\(unsafeRaw: names)) VALUES (" + values + ")").run()
+        var statement = PlainStatement("INSERT INTO \(scope.schema.table) (\(cols.map(\.0).joined(separator: ", "))) VALUES ",
+                                       reservingValues: cols.count)
+        statement.row(cols.map(\.1.plain))
+        try await db.execute(sql: statement) { _ in }
     }
 
     func insertMany(_ scope: RecordScope, _ records: [Record]) async throws {
@@ -159,9 +167,16 @@ struct SQLRecordRepository: RecordRepository {
 
     func update(_ scope: RecordScope, _ record: Record) async throws {
         let cols = allColumns(scope, record).filter { $0.0 != "workspace_id" && $0.0 != "id" && $0.0 != "created_at" && $0.0 != "created_by" }
-        let sets = cols.map { SQLQueryString($0.0 + " = ") + $0.1.sql }.joined(separator: ", ")
-        try await db.raw("UPDATE \(unsafeRaw: scope.schema.table) SET " + sets
-            + " WHERE workspace_id = \(bind: scope.workspaceID.rawValue) AND id = \(bind: record.id)").run()
+        var statement = PlainStatement("UPDATE \(scope.schema.table) SET ", reservingValues: cols.count + 2)
+        for (i, col) in cols.enumerated() {
+            statement.append(i == 0 ? "\(col.0) = " : ", \(col.0) = ")
+            statement.bind(col.1.plain)
+        }
+        statement.append(" WHERE workspace_id = ")
+        statement.bind(.text(scope.workspaceID.rawValue))
+        statement.append(" AND id = ")
+        statement.bind(.text(record.id))
+        try await db.execute(sql: statement) { _ in }
     }
 
     func get(_ scope: RecordScope, id: String) async throws -> Record? {

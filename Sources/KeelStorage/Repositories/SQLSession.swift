@@ -1,6 +1,7 @@
 import Foundation
 import KeelCore
 import SQLKit
+import Synchronization
 
 /// One connection (inside a transaction for writes) with every repository bound to it.
 struct SQLSession: StoreSession {
@@ -88,12 +89,12 @@ struct SQLOutboxRepository: OutboxRepository {
     }
 
     func append(_ e: OutboxEvent) async throws {
-        try await db.raw("""
-            INSERT INTO outbox_events (id, workspace_id, type, occurred_at, actor_type, actor_id, object_type, object_id, payload, causation_depth)
-            VALUES (\(bind: e.id.rawValue), \(bind: e.workspaceID.rawValue), \(bind: e.type), \(bind: ms(e.occurredAt)),
-                    \(bind: e.actor.type.rawValue), \(bind: e.actor.id), \(bind: e.objectType), \(bind: e.objectID),
-                    \(bind: e.payload.jsonString()), \(bind: Int64(e.causationDepth)))
-            """).run()
+        var statement = PlainStatement("INSERT INTO outbox_events (id, workspace_id, type, occurred_at, actor_type, actor_id, object_type, object_id, payload, causation_depth) "
+            + "VALUES ", reservingValues: 10)
+        statement.row([.text(e.id.rawValue), .text(e.workspaceID.rawValue), .text(e.type), .int(Timestamp.millis(e.occurredAt)), .text(e.actor.type.rawValue),
+                       PlainStatement.Value(e.actor.id), .text(e.objectType), .text(e.objectID), .text(e.payload.jsonString()),
+                       .int(Int64(e.causationDepth))])
+        try await db.execute(sql: statement) { _ in }
     }
 
     func count(_ workspaceID: WorkspaceID) async throws -> Int {
@@ -173,13 +174,19 @@ struct SQLIdempotencyRepository: IdempotencyRepository {
 
     func claim(_ r: IdempotencyRecord) async throws -> IdempotencyRecord? {
         // Expired rows are replaced, so a key is reusable after 24 h even before the purge job runs.
-        try await db.raw("DELETE FROM idempotency_keys WHERE scope = \(bind: r.scope) AND key = \(bind: r.key) AND expires_at <= \(bind: ms(r.createdAt))").run()
-        let inserted = try await db.raw("""
-            INSERT INTO idempotency_keys (scope, key, fingerprint, state, created_at, expires_at)
-            VALUES (\(bind: r.scope), \(bind: r.key), \(bind: r.fingerprint), \(bind: r.state.rawValue), \(bind: ms(r.createdAt)), \(bind: ms(r.expiresAt)))
-            ON CONFLICT (scope, key) DO NOTHING RETURNING scope
-            """).first()
-        if inserted != nil { return nil }
+        var expired = PlainStatement("DELETE FROM idempotency_keys WHERE scope = ", reservingValues: 3)
+        expired.bind(.text(r.scope))
+        expired.append(" AND key = ")
+        expired.bind(.text(r.key))
+        expired.append(" AND expires_at <= ")
+        expired.bind(.int(Timestamp.millis(r.createdAt)))
+        try await db.execute(sql: expired) { _ in }
+        var insert = PlainStatement("INSERT INTO idempotency_keys (scope, key, fingerprint, state, created_at, expires_at) VALUES ", reservingValues: 6)
+        insert.row([.text(r.scope), .text(r.key), .text(r.fingerprint), .text(r.state.rawValue), .int(Timestamp.millis(r.createdAt)), .int(Timestamp.millis(r.expiresAt))])
+        insert.append(" ON CONFLICT (scope, key) DO NOTHING RETURNING scope")
+        let inserted = Mutex(false)
+        try await db.execute(sql: insert) { _ in inserted.withLock { $0 = true } }
+        if inserted.withLock({ $0 }) { return nil }
         guard let row = try await db.raw("SELECT * FROM idempotency_keys WHERE scope = \(bind: r.scope) AND key = \(bind: r.key)").first() else {
             return nil
         }
@@ -193,12 +200,18 @@ struct SQLIdempotencyRepository: IdempotencyRepository {
     }
 
     func complete(scope: String, key: String, status: Int, headers: [String: String], body: Data) async throws {
-        let headersJSON = String(decoding: (try? JSONEncoder().encode(headers)) ?? Data("{}".utf8), as: UTF8.self)
-        try await db.raw("""
-            UPDATE idempotency_keys SET state = 'done', status = \(bind: Int64(status)), headers = \(bind: headersJSON),
-                body = \(bind: String(decoding: body, as: UTF8.self))
-            WHERE scope = \(bind: scope) AND key = \(bind: key)
-            """).run()
+        let headersJSON = String(decoding: FastJSON.encode(.object(headers.mapValues(JSONValue.string))), as: UTF8.self)
+        var statement = PlainStatement("UPDATE idempotency_keys SET state = 'done', status = ", reservingValues: 5)
+        statement.bind(.int(Int64(status)))
+        statement.append(", headers = ")
+        statement.bind(.text(headersJSON))
+        statement.append(", body = ")
+        statement.bind(.text(String(decoding: body, as: UTF8.self)))
+        statement.append(" WHERE scope = ")
+        statement.bind(.text(scope))
+        statement.append(" AND key = ")
+        statement.bind(.text(key))
+        try await db.execute(sql: statement) { _ in }
     }
 
     func release(scope: String, key: String) async throws {
