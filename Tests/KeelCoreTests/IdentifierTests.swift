@@ -1,5 +1,5 @@
 import Foundation
-import KeelCore
+@testable import KeelCore
 import XCTest
 
 final class IdentifierTests: XCTestCase {
@@ -158,6 +158,35 @@ final class NormalizeTests: XCTestCase {
         }
     }
 
+    /// The byte-level path for ASCII addresses agrees with the Character-level one on every input, including the length
+    /// limits, whitespace inside and around, and malformed domains.
+    func testASCIIEmailPathAgreesWithTheUnicodePath() {
+        let alphabet = Array("aZ09@.-_+ \t\n\r\u{0B}\u{0C}xY")
+        var rng = SplitMix(seed: 42)
+        var accepted = 0
+        for _ in 0..<40_000 {
+            let length = Int(rng.next() % 16)
+            let text = String((0..<length).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+            // Most random strings are not addresses; wrap some in a plausible frame so both outcomes are exercised.
+            let candidates = [text, "a\(text)@b\(text).com", " \(text)x@example.\(text) "]
+            for candidate in candidates {
+                let ascii = Normalize.asciiEmail(candidate)
+                XCTAssertEqual(ascii, Normalize.unicodeEmail(candidate), candidate.debugDescription)
+                if ascii != nil { accepted += 1 }
+            }
+        }
+        XCTAssertGreaterThan(accepted, 1_000, "the generator must produce valid addresses too")
+        let local64 = String(repeating: "a", count: 64), local65 = String(repeating: "a", count: 65)
+        let long254 = local64 + "@" + String(repeating: "b", count: 185) + ".com", long255 = "c" + long254
+        for edge in [local64 + "@example.com", local65 + "@example.com", long254, long255, "a@b.c", "a@b.-c", "a@b-.c", "a@.b.c",
+                     "a@b..c", "a@b.c.", "A@B.C", "\r\na@b.c\r\n", "a\r\nb@c.d", "a@b_c.d", "@", "a@b@c.d"] {
+            XCTAssertEqual(Normalize.asciiEmail(edge), Normalize.unicodeEmail(edge), edge.debugDescription)
+        }
+        XCTAssertEqual(Normalize.email(long254)?.utf8.count, 254)
+        XCTAssertNil(Normalize.email(long255))
+        XCTAssertEqual(Normalize.email("Zoë@Example.com"), "zoë@example.com", "non-ASCII input takes the Character-level path")
+    }
+
     func testPasswordLimits() {
         var v = Validator()
         Normalize.password("short", into: &v)
@@ -192,5 +221,18 @@ final class FastJSONTests: XCTestCase {
         for bad in ["{", "[1,]", "{\"a\" 1}", "\"unterminated", "tru", "{\"a\":1} x"] {
             XCTAssertNil(JSONValue.parse(bad), bad)
         }
+    }
+}
+
+/// A small seeded generator, so a failing case can be reproduced.
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

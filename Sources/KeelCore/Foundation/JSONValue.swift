@@ -12,12 +12,14 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null; return }
+        // Each failed attempt throws (and builds an error with its coding path), so strings, the commonest value in a
+        // request body, are tried first; JSON's kinds do not overlap, so the order changes no result.
+        if let s = try? c.decode(String.self) { self = .string(s); return }
         if let b = try? c.decode(Bool.self) { self = .bool(b); return }
         if let d = try? c.decode(Decimal.self) { self = .number(NSDecimalNumber(decimal: d).stringValue); return }
         // Foundation's decoder gives up on Decimal from about 1e128 on; such a number is still valid JSON, so keep it (as
         // the shortest text that reads back as the same Double) and let the field's own validation refuse it with a 422.
         if let d = try? c.decode(Double.self), d.isFinite { self = .number("\(d)"); return }
-        if let s = try? c.decode(String.self) { self = .string(s); return }
         if let a = try? c.decode([JSONValue].self) { self = .array(a); return }
         if let o = try? c.decode([String: JSONValue].self) { self = .object(o); return }
         throw DecodingError.dataCorruptedError(in: c, debugDescription: "unsupported JSON value")

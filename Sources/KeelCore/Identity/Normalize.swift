@@ -3,6 +3,47 @@ import Foundation
 public enum Normalize {
     /// Trims and lower-cases an e-mail; returns nil when it is not a plausible address.
     public static func email(_ raw: String) -> String? {
+        raw.utf8.allSatisfy({ $0 < 0x80 }) ? asciiEmail(raw) : unicodeEmail(raw)
+    }
+
+    /// The same rules over bytes, for ASCII input (nearly every address): the Character-level checks of `unicodeEmail`
+    /// were 1 % of a contact create. For ASCII, whitespace is 0x09–0x0D and space, letters are A–Z and a–z, numbers 0–9.
+    static func asciiEmail(_ raw: String) -> String? {
+        let bytes = Array(raw.utf8)
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (0x09...0x0D).contains(b) }
+        var start = 0, end = bytes.count
+        while start < end, isSpace(bytes[start]) { start += 1 }
+        while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+        guard end - start <= 254 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(end - start)
+        var at: Int?
+        for var b in bytes[start..<end] {
+            if isSpace(b) { return nil }
+            if b >= 0x41 && b <= 0x5A { b += 0x20 }
+            if b == 0x40 {
+                if at != nil { return nil }
+                at = out.count
+            }
+            out.append(b)
+        }
+        guard let at, at > 0, at <= 64 else { return nil }
+        var labels = 0, labelStart = at + 1
+        for i in (at + 1)...out.count {
+            if i == out.count || out[i] == 0x2E {
+                guard i > labelStart, out[labelStart] != 0x2D, out[i - 1] != 0x2D else { return nil }
+                labels += 1
+                labelStart = i + 1
+            } else {
+                let b = out[i]
+                guard (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2D else { return nil }
+            }
+        }
+        guard labels >= 2 else { return nil }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func unicodeEmail(_ raw: String) -> String? {
         let email = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         guard email.utf8.count <= 254, !email.contains(where: { $0.isWhitespace }) else { return nil }
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
