@@ -130,7 +130,7 @@ final class SQLiteDirectTests: XCTestCase {
         var statement = PlainStatement("INSERT INTO p (a, b, c) VALUES ", reservingValues: 6)
         statement.row([.text("it's"), .int(7), .int(nil)])
         statement.append(", ")
-        statement.row([PlainStatement.Value(String?.none), PlainStatement.Value(Int64?(-1)), PlainStatement.Value(3)])
+        statement.row([.text(nil), .int(-1), .int(3)])
         XCTAssertEqual(statement.sql, "INSERT INTO p (a, b, c) VALUES (?, ?, ?), (?, ?, ?)")
         XCTAssertEqual(statement.values, [.text("it's"), .int(7), .int(nil), .text(nil), .int(-1), .int(3)])
 

@@ -266,6 +266,33 @@ final class StorageTests: XCTestCase {
         }
     }
 
+    /// Bulk loads write literal values, and fall back to bound values for a chunk holding a value that cannot be a literal
+    /// (a NUL character, which only SQLite stores); both store exactly what was given, quotes and NULLs included.
+    func testBulkInsertStoresLiteralAndBoundChunksExactly() async throws {
+        try await withDatabase { db in
+            try await Migrator(database: db).migrate(logger: Logger(label: "t"))
+            let scope = RecordScope(schema: ContactBehavior.schema, workspaceID: WorkspaceID.generate(), currency: "USD")
+            let now = Date(timeIntervalSince1970: 1_700_000_000)
+            func contact(_ first: String, _ email: String?) -> Record {
+                Record(id: "con_" + ULID.make(), workspaceID: scope.workspaceID,
+                       values: ["first_name": .string(first), "last_name": .null, "display_name": .string(first),
+                                "email": email.map(JSONValue.string) ?? .null, "visibility": .string("workspace")],
+                       tags: [], customFields: [:], createdAt: now, updatedAt: now, createdBy: nil, version: 1)
+            }
+            var records = [contact("O'Brien", "ob@example.com"), contact("Ada", nil)]
+            let pgDialect = ProcessInfo.processInfo.environment["KEEL_TEST_DATABASE_URL"]?.hasPrefix("postgres") == true
+            if !pgDialect { records.append(contact("Nul\u{0}Byte", "nul@example.com")) }
+            let stored = records
+            try await db.write { try await $0.records.insertMany(scope, stored) }
+            for r in stored {
+                let back = try await db.read { try await $0.records.get(scope, id: r.id) }
+                XCTAssertEqual(back?["first_name"], r["first_name"], r.id)
+                XCTAssertEqual(back?["email"], r["email"], r.id)
+                XCTAssertNil(back?["last_name"], r.id)
+            }
+        }
+    }
+
     func testUniqueViolationIsTranslated() async throws {
         try await withDatabase { db in
             try await Migrator(database: db).migrate(logger: Logger(label: "t"))

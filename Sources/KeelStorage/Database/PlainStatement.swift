@@ -13,12 +13,6 @@ struct PlainStatement: SQLExpression {
         case text(String?)
         case int(Int64?)
 
-        static let null = Value.text(nil)
-
-        init(_ s: String?) { self = .text(s) }
-        init(_ i: Int64?) { self = .int(i) }
-        init(_ i: Int) { self = .int(Int64(i)) }
-
         /// The same Swift types the `\(bind:)` interpolations used, so other drivers encode them as before.
         var bindable: any Encodable & Sendable {
             switch self {

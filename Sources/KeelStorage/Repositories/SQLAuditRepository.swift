@@ -8,9 +8,9 @@ struct SQLAuditRepository: AuditRepository {
     func append(_ e: AuditEntry) async throws {
         var statement = PlainStatement("INSERT INTO audit_logs (id, workspace_id, actor_type, actor_id, action, object_type, object_id, changes, request_id, ip, created_at) "
             + "VALUES ", reservingValues: 11)
-        statement.row([.text(e.id.rawValue), PlainStatement.Value(e.workspaceID?.rawValue), .text(e.actor.type.rawValue), PlainStatement.Value(e.actor.id),
-                       .text(e.action), PlainStatement.Value(e.objectType), PlainStatement.Value(e.objectID), PlainStatement.Value(e.changes?.jsonString()),
-                       PlainStatement.Value(e.requestID), PlainStatement.Value(e.ip), .int(Timestamp.millis(e.createdAt))])
+        statement.row([.text(e.id.rawValue), .text(e.workspaceID?.rawValue), .text(e.actor.type.rawValue), .text(e.actor.id),
+                       .text(e.action), .text(e.objectType), .text(e.objectID), .text(e.changes?.jsonString()),
+                       .text(e.requestID), .text(e.ip), .int(Timestamp.millis(e.createdAt))])
         try await db.execute(sql: statement) { _ in }
     }
 

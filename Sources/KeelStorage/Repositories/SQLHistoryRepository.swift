@@ -15,7 +15,7 @@ struct SQLHistoryRepository: HistoryRepository {
                 if i > 0 { statement.append(", ") }
                 statement.row([.text(e.workspaceID.rawValue), .text(e.id), .text(e.objectType), .text(e.objectID), .text(e.field),
                                .text(e.oldValue.jsonString()), .text(e.newValue.jsonString()), .text(e.actor.type.rawValue),
-                               PlainStatement.Value(e.actor.id), .text(e.source.rawValue), .int(Timestamp.millis(e.at))])
+                               .text(e.actor.id), .text(e.source.rawValue), .int(Timestamp.millis(e.at))])
             }
             try await db.execute(sql: statement) { _ in }
         }

@@ -7,35 +7,8 @@ struct SQLRecordRepository: RecordRepository {
     let db: any SQLDatabase
     let dialect: SQLDialectKind
 
-    enum ColumnValue {
-        case text(String?)
-        case int(Int64?)
-
-        var sql: SQLQueryString {
-            switch self {
-            case .text(let s): "\(bind: s)"
-            case .int(let i): "\(bind: i)"
-            }
-        }
-
-        var plain: PlainStatement.Value {
-            switch self {
-            case .text(let s): .text(s)
-            case .int(let i): .int(i)
-            }
-        }
-
-        /// The value as an SQL literal (bulk loads skip per-value binding), or nil when it cannot be one (a NUL character).
-        var literal: String? {
-            switch self {
-            case .int(let i): return i.map { String($0) } ?? "NULL"
-            case .text(let s):
-                guard let s else { return "NULL" }
-                guard !s.utf8.contains(0) else { return nil }
-                return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
-            }
-        }
-    }
+    /// A stored column's value: the same typed value the write path binds.
+    typealias ColumnValue = PlainStatement.Value
 
     /// `(v1, v2, ...)` with literals; nil when some value needs binding.
     static func literalRow(_ values: [ColumnValue]) -> String? {
@@ -135,7 +108,7 @@ struct SQLRecordRepository: RecordRepository {
         let cols = allColumns(scope, record)
         var statement = PlainStatement("INSERT INTO \(scope.schema.table) (\(cols.map(\.0).joined(separator: ", "))) VALUES ",
                                        reservingValues: cols.count)
-        statement.row(cols.map(\.1.plain))
+        statement.row(cols.map(\.1))
         try await db.execute(sql: statement) { _ in }
     }
 
@@ -151,8 +124,12 @@ struct SQLRecordRepository: RecordRepository {
                 let text = "INSERT INTO \(scope.schema.table) (\(names)) VALUES " + literals.compactMap { $0 }.joined(separator: ", ")
                 try await db.raw(SQLQueryString(text)).run()
             } else {
-                let rows = chunk.map { r -> SQLQueryString in "(" + allColumns(scope, r).map(\.1.sql).joined(separator: ", ") + ")" }
-                try await db.raw("INSERT INTO \(unsafeRaw: scope.schema.table) (\(unsafeRaw: names)) VALUES " + rows.joined(separator: ", ")).run()
+                var statement = PlainStatement("INSERT INTO \(scope.schema.table) (\(names)) VALUES ")
+                for (i, r) in chunk.enumerated() {
+                    if i > 0 { statement.append(", ") }
+                    statement.row(allColumns(scope, r).map(\.1))
+                }
+                try await db.execute(sql: statement) { _ in }
             }
             let tagRows = chunk.flatMap { r in
                 r.tags.map { tag -> SQLQueryString in
@@ -170,7 +147,7 @@ struct SQLRecordRepository: RecordRepository {
         var statement = PlainStatement("UPDATE \(scope.schema.table) SET ", reservingValues: cols.count + 2)
         for (i, col) in cols.enumerated() {
             statement.append(i == 0 ? "\(col.0) = " : ", \(col.0) = ")
-            statement.bind(col.1.plain)
+            statement.bind(col.1)
         }
         statement.append(" WHERE workspace_id = ")
         statement.bind(.text(scope.workspaceID.rawValue))
@@ -244,5 +221,18 @@ struct SQLRecordRepository: RecordRepository {
             "(\(bind: scope.workspaceID.rawValue), \(bind: scope.schema.type), \(bind: id), \(bind: tag), \(bind: tag.lowercased()))"
         }.joined(separator: ", ")
         try await db.raw("INSERT INTO record_tags (workspace_id, object_type, object_id, tag, tag_lower) VALUES " + rows).run()
+    }
+}
+
+extension PlainStatement.Value {
+    /// The value as an SQL literal (bulk loads skip per-value binding), or nil when it cannot be one (a NUL character).
+    var literal: String? {
+        switch self {
+        case .int(let i): return i.map { String($0) } ?? "NULL"
+        case .text(let s):
+            guard let s else { return "NULL" }
+            guard !s.utf8.contains(0) else { return nil }
+            return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+        }
     }
 }

@@ -92,7 +92,7 @@ struct SQLOutboxRepository: OutboxRepository {
         var statement = PlainStatement("INSERT INTO outbox_events (id, workspace_id, type, occurred_at, actor_type, actor_id, object_type, object_id, payload, causation_depth) "
             + "VALUES ", reservingValues: 10)
         statement.row([.text(e.id.rawValue), .text(e.workspaceID.rawValue), .text(e.type), .int(Timestamp.millis(e.occurredAt)), .text(e.actor.type.rawValue),
-                       PlainStatement.Value(e.actor.id), .text(e.objectType), .text(e.objectID), .text(e.payload.jsonString()),
+                       .text(e.actor.id), .text(e.objectType), .text(e.objectID), .text(e.payload.jsonString()),
                        .int(Int64(e.causationDepth))])
         try await db.execute(sql: statement) { _ in }
     }
