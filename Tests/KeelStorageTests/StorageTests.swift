@@ -233,6 +233,56 @@ final class StorageTests: XCTestCase {
         }
     }
 
+    /// On SQLite one task runs the bodies of a whole group of writes; each caller must still get its own result or its own
+    /// error, and raw use of the writer (migrations, bulk loads) must wait for a group's commit and never land inside one.
+    func testEachWriteGetsItsOwnResultWhicheverTaskRunsItAndRawUseWaitsItsTurn() async throws {
+        try await withDatabase { db in
+            try await db.withSQL { try await $0.raw("CREATE TABLE probe (i BIGINT PRIMARY KEY, way TEXT NOT NULL)").run() }
+            struct Own: Error { let i: Int }
+            let reasons = Reasons()
+            let succeeded = await withTaskGroup(of: Int?.self) { group in
+                for i in 0..<90 {
+                    group.addTask {
+                        do {
+                            try await Task.sleep(for: .microseconds(37 * (i % 11)))
+                            if i % 6 == 5 {
+                                try await db.withSQL(write: true) { sql in
+                                    // Raw use runs outside any transaction: its row is committed when the statement ends.
+                                    try await sql.raw("INSERT INTO probe (i, way) VALUES (\(bind: i), 'raw')").run()
+                                }
+                                return i
+                            }
+                            let answer: String = try await db.transaction { sql in
+                                try await sql.raw("INSERT INTO probe (i, way) VALUES (\(bind: i), 'tx')").run()
+                                if i % 10 == 3 { throw Own(i: i) }
+                                let n = try await sql.raw("SELECT way FROM probe WHERE i = \(bind: i)").first()?.decode(column: "way", as: String.self)
+                                return "\(i):\(n ?? "missing")"
+                            }
+                            if answer != "\(i):tx" { reasons.add("write \(i) got \(answer)") }
+                            return i
+                        } catch let own as Own {
+                            if own.i != i { reasons.add("write \(i) got the error of write \(own.i)") }
+                            return nil
+                        } catch {
+                            reasons.add("write \(i): \(String(reflecting: error))")
+                            return nil
+                        }
+                    }
+                }
+                var all: [Int] = []
+                for await i in group { if let i { all.append(i) } }
+                return all.sorted()
+            }
+            XCTAssertEqual(reasons.all, [])
+            let expected = (0..<90).filter { $0 % 6 == 5 || $0 % 10 != 3 }
+            XCTAssertEqual(succeeded, expected)
+            let stored = try await db.withSQL(write: false) { sql in
+                try await sql.raw("SELECT i FROM probe ORDER BY i").all().map { try $0.decode(column: "i", as: Int.self) }
+            }
+            XCTAssertEqual(stored, expected, "a failed write's row is rolled back alone")
+        }
+    }
+
     /// What went wrong in concurrent writers, for the failure message.
     final class Reasons: @unchecked Sendable {
         private let lock = NSLock()

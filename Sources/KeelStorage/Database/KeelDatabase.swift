@@ -130,7 +130,7 @@ public final class KeelDatabase: Store, @unchecked Sendable {
     }
 
     /// One transaction on one connection; rolled back when `body` throws. Inside `atomically` it is a savepoint instead.
-    public func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         if let joined = JoinedTransaction.current, joined.owner === self {
             let savepoint = "keel_sp_\(joined.nextSavepoint())"
             try await joined.db.raw("SAVEPOINT \(unsafeRaw: savepoint)").run()
