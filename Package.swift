@@ -38,7 +38,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Declares the sqlite3 functions of the SQLite that SQLiteNIO vendors, for the writer connection (SQLiteWriter.swift).
+        // Declares the sqlite3 functions of the SQLite that SQLiteNIO vendors, for the direct connections (SQLiteDirect.swift), and
+        // wraps its page cache.
         .target(name: "CKeelSQLite"),
         .target(
             name: "KeelStorage",

@@ -26,6 +26,80 @@ final class SQLiteDirectTests: XCTestCase {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
+    override class func setUp() {
+        super.setUp()
+        // Some tests here open SQLiteNIO connections themselves; SQLite must first be set up the way Keel's own connections do.
+        SQLiteDirect.prepareLibrary()
+    }
+
+    /// The page-cache wrapper skips cache truncations it knows cannot drop anything. A wrong skip would leave stale pages past
+    /// the end of the database: so grow it with page splits, roll back growth, shrink it (auto-vacuum commits and VACUUM),
+    /// grow it again, and require SQLite's own integrity check and every row to come out exactly right. (SQLite also drops
+    /// such pages on its rollback and VACUUM paths, so even a wrapper that skipped every truncation passes this; what it
+    /// proves is that the wrapper, engaged, leaves every path intact.)
+    func testPageCacheWrapperKeepsTheDatabaseIntactThroughSplitsRollbacksAndShrinking() async throws {
+        XCTAssertTrue(SQLiteDirect.pageCacheWrapped, "SQLite was started before Keel could set up its page cache")
+        try await withWriter { db in
+            let skippedBefore = SQLiteDirect.cacheTruncationsSkipped
+            try await db.raw("PRAGMA cache_size=-4096").run()
+            try await db.raw("PRAGMA auto_vacuum=FULL").run()
+            try await db.raw("CREATE TABLE p (k TEXT PRIMARY KEY, v TEXT NOT NULL, n INTEGER NOT NULL)").run()
+            try await db.raw("CREATE INDEX p_v ON p (v)").run()
+            var rng = SplitMix64(seed: 42)
+            var expected: [String: Int] = [:]
+            var serial = 0
+            func insert(_ count: Int) async throws -> [String: Int] {
+                var added: [String: Int] = [:]
+                for _ in 0..<count {
+                    serial += 1
+                    // Random keys land all over both B-trees, so leaves split and balance reorders their pages.
+                    let k = String(rng.next() % 1_000_000_000_000, radix: 36)
+                    let v = String(repeating: String(k.reversed()), count: 12)
+                    try await db.raw("INSERT OR REPLACE INTO p (k, v, n) VALUES (\(bind: k), \(bind: v), \(bind: serial))").run()
+                    added[k] = serial
+                }
+                return added
+            }
+            for round in 0..<12 {
+                try await db.raw("BEGIN").run()
+                let added = try await insert(300)
+                if round % 3 == 2 {
+                    try await db.raw("ROLLBACK").run()
+                } else {
+                    try await db.raw("COMMIT").run()
+                    expected.merge(added) { _, new in new }
+                }
+                if round % 4 == 3 {
+                    try await db.raw("DELETE FROM p WHERE n % 2 = 0").run()
+                    expected = expected.filter { $0.value % 2 != 0 }
+                }
+            }
+            func pageCount() async throws -> Int {
+                try await db.raw("PRAGMA page_count").first()?.decode(column: "page_count", as: Int.self) ?? 0
+            }
+            let grown = try await pageCount()
+            try await db.raw("DELETE FROM p WHERE n % 5 <> 0").run()
+            expected = expected.filter { $0.value % 5 == 0 }
+            try await db.raw("VACUUM").run()
+            let shrunk = try await pageCount()
+            XCTAssertLessThan(shrunk, grown / 2, "the file shrank, so the cache was truncated below pages it held")
+            try await db.raw("BEGIN").run()
+            expected.merge(try await insert(1500)) { _, new in new }
+            try await db.raw("COMMIT").run()
+
+            let check = try await db.raw("PRAGMA integrity_check").all().map { try $0.decode(column: "integrity_check", as: String.self) }
+            XCTAssertEqual(check, ["ok"])
+            let rows = try await db.raw("SELECT k, v, n FROM p ORDER BY k").all()
+            XCTAssertEqual(rows.count, expected.count)
+            for row in rows {
+                let k = try row.decode(column: "k", as: String.self)
+                XCTAssertEqual(try row.decode(column: "n", as: Int.self), expected[k], k)
+                XCTAssertEqual(try row.decode(column: "v", as: String.self), String(repeating: String(k.reversed()), count: 12))
+            }
+            XCTAssertGreaterThan(SQLiteDirect.cacheTruncationsSkipped, skippedBefore, "the wrapper found truncations to skip")
+        }
+    }
+
     func testValuesRoundTripWithTheirTypes() async throws {
         try await withWriter { db in
             try await db.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, i INTEGER, f REAL, b BLOB, n TEXT)").run()

@@ -62,4 +62,11 @@ static inline int keel_sqlite3_enable_qpsg(sqlite3 *db) {
     return sqlite_nio_sqlite3_db_config(db, 1007, 1, (int *)0);
 }
 
+// Puts a wrapper around SQLite's default page cache (see CKeelSQLite.c for why). Must run before SQLite is initialized;
+// returns SQLITE_OK, or an error when SQLite already runs (then the default cache stays, unwrapped).
+int keel_sqlite3_install_page_cache(void);
+int keel_sqlite3_page_cache_installed(void);
+// Cache truncations the wrapper found nothing to drop for and skipped, since the process started.
+unsigned long long keel_sqlite3_truncations_skipped(void);
+
 #endif

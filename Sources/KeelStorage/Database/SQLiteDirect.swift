@@ -27,13 +27,23 @@ final class SQLiteDirect: @unchecked Sendable {
     /// Distinct statement texts kept prepared; IN-lists of varying length make new texts, so the cache is bounded.
     private static let cacheLimit = 512
 
-    init(path: String) throws {
-        Self.initialized.withLockedValue { done in
+    /// Sets SQLite up once per process: Keel's page-cache wrapper (CKeelSQLite.c), then initialization. The wrapper can only
+    /// go in before SQLite first runs; if something else started it already, the stock cache serves.
+    static func prepareLibrary() {
+        initialized.withLockedValue { done in
             if !done {
+                _ = keel_sqlite3_install_page_cache()
                 _ = sqlite_nio_sqlite3_initialize()
                 done = true
             }
         }
+    }
+
+    static var pageCacheWrapped: Bool { keel_sqlite3_page_cache_installed() != 0 }
+    static var cacheTruncationsSkipped: UInt64 { UInt64(keel_sqlite3_truncations_skipped()) }
+
+    init(path: String) throws {
+        Self.prepareLibrary()
         var db: OpaquePointer?
         let flags = KEEL_SQLITE_OPEN_READWRITE | KEEL_SQLITE_OPEN_CREATE | KEEL_SQLITE_OPEN_NOMUTEX
         let rc = sqlite_nio_sqlite3_open_v2(path, &db, flags, nil)
