@@ -1,4 +1,6 @@
 import Foundation
+import KeelCore
+import SQLKit
 import XCTest
 
 final class ConventionsTests: XCTestCase {
@@ -103,6 +105,40 @@ final class ConventionsTests: XCTestCase {
             XCTAssertEqual(list.items.count, 2)
             let invalidKey = try await api.post("/api/v1/invitations", token: key, json: body, headers: ["Idempotency-Key": String(repeating: "k", count: 256)])
             XCTAssertEqual(invalidKey.code, 400)
+        }
+    }
+
+    /// Fingerprints are versioned ("v2:", bodies written by FastJSON); a claim stored before, with the JSONEncoder fingerprint
+    /// and no prefix, must still replay for the same request and refuse a different one until it expires.
+    func testIdempotencyClaimsStoredWithTheFirstFingerprintStillMatch() async throws {
+        try await withAppAndDatabase { api, db in
+            let t = try await api.signup().accessToken
+            let body: [String: Any] = ["first_name": "Legacy", "email": "legacy@example.com", "tags": ["b", "a"]]
+            let first = try await api.post("/api/v1/contacts", token: t, json: body, headers: ["Idempotency-Key": "old-1"])
+            XCTAssertEqual(first.code, 201, first.text)
+            let stored = try await db.withSQL { sql in
+                try await sql.raw("SELECT fingerprint FROM idempotency_keys WHERE key = 'old-1'").first()?.decode(column: "fingerprint", as: String.self)
+            }
+            XCTAssertEqual(stored?.hasPrefix("v2:"), true)
+
+            let value = JSONValue.object(["first_name": .string("Legacy"), "email": .string("legacy@example.com"),
+                                          "tags": .array([.string("b"), .string("a")])])
+            var input = Data("POST /api/v1/contacts?\n".utf8)
+            input.append(try KeelJSON.encoder.encode(value))
+            let legacy = SecureToken.hex(SecureToken.hmac(key: "idempotency", message: input))
+            try await db.withSQL { try await $0.raw("UPDATE idempotency_keys SET fingerprint = \(bind: legacy) WHERE key = 'old-1'").run() }
+
+            let replay = try await api.post("/api/v1/contacts", token: t, json: body, headers: ["Idempotency-Key": "old-1"])
+            XCTAssertEqual(replay.code, 201, replay.text)
+            XCTAssertEqual(replay.header("Idempotent-Replayed"), "true")
+            XCTAssertEqual(replay.data["id"] as? String, first.data["id"] as? String)
+            var other = body
+            other["first_name"] = "Changed"
+            let reused = try await api.post("/api/v1/contacts", token: t, json: other, headers: ["Idempotency-Key": "old-1"])
+            XCTAssertEqual(reused.code, 422)
+            XCTAssertEqual(reused.errorCode, "idempotency_key_reused")
+            let count = try await api.get("/api/v1/contacts?include_total=true", token: t).json["total"] as? Int
+            XCTAssertEqual(count, 1)
         }
     }
 
