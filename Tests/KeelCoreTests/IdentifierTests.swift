@@ -27,6 +27,29 @@ final class IdentifierTests: XCTestCase {
         let date = Date(timeIntervalSince1970: 1_469_922_850)
         XCTAssertTrue(ULID.make(at: date).hasPrefix("01ARZ3ND6G"))
     }
+
+    /// The random part comes from a pool refilled 4 KB at a time: ids taken at once from many tasks, across many refills,
+    /// are all different, and the random bytes look uniform (each byte value about equally often).
+    func testULIDRandomnessIsUniqueAcrossRefillsAndTasksAndUniform() async {
+        let date = Date(timeIntervalSince1970: 1_700_000_000)
+        let ids = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<8 { group.addTask { (0..<2_000).map { _ in ULID.make(at: date) } } }
+            var all: [String] = []
+            for await part in group { all += part }
+            return all
+        }
+        XCTAssertEqual(ids.count, 16_000)
+        XCTAssertEqual(Set(ids).count, 16_000, "16,000 ids in one millisecond, about 40 refills of the pool, none repeated")
+        var counts = [Int](repeating: 0, count: 256)
+        for _ in 0..<3_000 {
+            for byte in ULID.rawBytes(at: date)[6...] { counts[Int(byte)] += 1 }
+        }
+        // 30,000 bytes over 256 values: about 117 each; a fixed or stuck source would pile onto a few values.
+        XCTAssertGreaterThan(counts.min() ?? 0, 60)
+        XCTAssertLessThan(counts.max() ?? 0, 190)
+        let sameAsZero = ULID.rawBytes(at: date)[6...].allSatisfy { $0 == 0 }
+        XCTAssertFalse(sameAsZero)
+    }
 }
 
 typealias ContactLikeID = UserID

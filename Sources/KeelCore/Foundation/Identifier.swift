@@ -83,7 +83,6 @@ public enum ULID {
     static let valid: Set<UInt8> = Set(alphabet)
 
     public static func make(at date: Date = Date()) -> String {
-        // Two draws give the 80 random bits (one getrandom call per draw).
         encode(rawBytes(at: date))
     }
 
@@ -110,10 +109,7 @@ public enum ULID {
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<6 { bytes[i] = UInt8((millis >> UInt64(8 * (5 - i))) & 0xFF) }
-        var rng = SystemRandomNumberGenerator()
-        let a = rng.next(), b = rng.next()
-        for i in 0..<8 { bytes[6 + i] = UInt8(truncatingIfNeeded: a >> UInt64(8 * i)) }
-        for i in 0..<2 { bytes[14 + i] = UInt8(truncatingIfNeeded: b >> UInt64(8 * i)) }
+        RandomPool.fill(&bytes, from: 6, count: 10)
         return bytes
     }
 

@@ -121,7 +121,7 @@ struct APIRequest: Sendable {
         }
         guard let value = try bodyJSON() else { throw APIError.badRequest("A JSON request body is required.") }
         guard case .object(let o) = value else { throw APIError.validation("body", "invalid_type", "The request body must be a JSON object.") }
-        try StrictJSON.rejectNUL(in: value)
+        if StrictJSON.mayContainNUL(body) { try StrictJSON.rejectNUL(in: value) }
         return o
     }
 

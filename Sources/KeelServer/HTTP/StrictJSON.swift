@@ -1,5 +1,6 @@
 import Foundation
 import KeelCore
+import NIOCore
 
 /// A request body type whose keys are known, so unknown keys are refused (422) rather than silently ignored.
 protocol StrictDecodable: Decodable, Sendable {
@@ -78,6 +79,25 @@ enum StrictJSON {
     /// use for it, and refusing it on both databases keeps them alike.
     static func rejectNUL(in object: Any) throws {
         if let field = nulPath(object, "") { throw nulError(field) }
+    }
+
+    /// JSON text can carry U+0000 only as the escape `\u0000` (a raw NUL byte is not valid JSON, but is counted too): a body
+    /// without either holds no NUL, and needs no walk over its values (which built a path string for every key).
+    static func mayContainNUL(_ body: ByteBuffer) -> Bool {
+        body.withUnsafeReadableBytes { bytes in
+            guard bytes.count >= 6 else { return bytes.contains(0) }
+            var i = 0
+            while i < bytes.count {
+                let b = bytes[i]
+                if b == 0 { return true }
+                if b == 92, i + 5 < bytes.count, bytes[i + 1] == 117, bytes[i + 2] == 48, bytes[i + 3] == 48, bytes[i + 4] == 48,
+                   bytes[i + 5] == 48 {
+                    return true
+                }
+                i += 1
+            }
+            return false
+        }
     }
 
     static func rejectNUL(in value: JSONValue) throws {
