@@ -240,6 +240,22 @@ final class FastJSONTests: XCTestCase {
         XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(v.jsonString().utf8)))
     }
 
+    func testWritesSortedKeysAndEscapesExactly() throws {
+        let v = JSONValue.object(["b": .string("plain"), "a": .string("q\"b\\c\u{1}\t/"), "é": .number("1"), "A": .null,
+                                  "n": .array([.object(["z": .bool(true), "y": .bool(false)])])])
+        XCTAssertEqual(v.jsonString(), #"{"A":null,"a":"q\"b\\c\u0001\t/","b":"plain","n":[{"y":false,"z":true}],"é":1}"#)
+        // Strings drawn from an alphabet heavy in characters that need escaping come back exactly, through Foundation too.
+        var rng = SplitMix(seed: 11)
+        let alphabet: [String] = ["a", "Z", " ", "\"", "\\", "/", "\n", "\r", "\t", "\u{0}", "\u{1F}", "\u{7F}", "é", "😀", "\u{2028}"]
+        for _ in 0..<2_000 {
+            let text = (0..<Int(rng.next() % 12)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }.joined()
+            let written = JSONValue.object([text: .string(text)]).jsonString()
+            XCTAssertEqual(JSONValue.parse(written), .object([text: .string(text)]), written)
+            let foundation = try JSONSerialization.jsonObject(with: Data(written.utf8)) as? [String: String]
+            XCTAssertEqual(foundation, [text: text], written)
+        }
+    }
+
     func testRejectsMalformedText() {
         for bad in ["{", "[1,]", "{\"a\" 1}", "\"unterminated", "tru", "{\"a\":1} x"] {
             XCTAssertNil(JSONValue.parse(bad), bad)

@@ -4,8 +4,9 @@ import KeelStorage
 import Logging
 import Prometheus
 
-/// Everything the routes need, built once per application.
-struct AppServices: Sendable {
+/// Everything the routes need, built once per application. A class: every request carries it (in `APIRequest` and the
+/// handlers' captures), and as a struct every copy retained some sixty references one by one.
+final class AppServices: Sendable {
     let config: KeelConfig
     let database: KeelDatabase
     let clock: any KeelClock
@@ -39,6 +40,47 @@ struct AppServices: Sendable {
     let openAPI: OpenAPIDocument
     let logger: Logger
     let background: Background
+
+    init(config: KeelConfig, database: KeelDatabase, clock: any KeelClock, cursors: CursorCodec, auth: AuthService,
+         workspaces: WorkspaceService, members: MemberService, invitations: InvitationService, apiKeys: APIKeyService, audit: AuditService,
+         contacts: RecordService, companies: RecordService, notes: RecordService, deals: RecordService, products: RecordService,
+         pipelines: PipelineService, lineItems: LineItemService, leads: RecordService, tasks: RecordService, activities: RecordService,
+         customFields: CustomFieldService, tags: TagService, registry: [IDPrefix: any ObjectBehavior], resolver: CredentialResolver,
+         credentialCache: CredentialCache, limiter: RateLimiter, loginLimiter: RateLimiter, metrics: HTTPMetrics, routes: RouteTable,
+         openAPI: OpenAPIDocument, logger: Logger, background: Background) {
+        self.config = config
+        self.database = database
+        self.clock = clock
+        self.cursors = cursors
+        self.auth = auth
+        self.workspaces = workspaces
+        self.members = members
+        self.invitations = invitations
+        self.apiKeys = apiKeys
+        self.audit = audit
+        self.contacts = contacts
+        self.companies = companies
+        self.notes = notes
+        self.deals = deals
+        self.products = products
+        self.pipelines = pipelines
+        self.lineItems = lineItems
+        self.leads = leads
+        self.tasks = tasks
+        self.activities = activities
+        self.customFields = customFields
+        self.tags = tags
+        self.registry = registry
+        self.resolver = resolver
+        self.credentialCache = credentialCache
+        self.limiter = limiter
+        self.loginLimiter = loginLimiter
+        self.metrics = metrics
+        self.routes = routes
+        self.openAPI = openAPI
+        self.logger = logger
+        self.background = background
+    }
 }
 
 /// The outbox dispatcher, webhook sender, automation runner and scheduler, with what they share.
