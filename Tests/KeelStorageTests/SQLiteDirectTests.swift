@@ -100,6 +100,35 @@ final class SQLiteDirectTests: XCTestCase {
         }
     }
 
+    /// A statement's result columns are kept between runs; after a schema change SQLite re-prepares it, and a `SELECT *` must
+    /// then show the new columns, on the connection that changed the schema and on another one.
+    func testCachedColumnsFollowASchemaChange() async throws {
+        try await withWriter { db in
+            try await db.raw("CREATE TABLE c (a INTEGER)").run()
+            try await db.raw("INSERT INTO c (a) VALUES (1)").run()
+            let before = try await db.raw("SELECT * FROM c").all()
+            XCTAssertEqual(before.first?.allColumns, ["a"])
+            let again = try await db.raw("SELECT * FROM c").first()
+            XCTAssertEqual(again?.allColumns, ["a"], "the cached columns serve a second run")
+
+            let file = try await db.raw("PRAGMA database_list").first()?.decode(column: "file", as: String.self)
+            let other = SQLiteDirectDatabase(writer: try SQLiteDirect(path: try XCTUnwrap(file)), logger: .init(label: "t"), eventLoop: db.eventLoop)
+            defer { other.connections.forEach { $0.close() } }
+            let seen = try await other.raw("SELECT * FROM c").first()
+            XCTAssertEqual(seen?.allColumns, ["a"])
+
+            try await db.raw("ALTER TABLE c ADD COLUMN b INTEGER NOT NULL DEFAULT 7").run()
+            let changed = try await db.raw("SELECT * FROM c").first()
+            let after = try XCTUnwrap(changed)
+            XCTAssertEqual(after.allColumns, ["a", "b"])
+            XCTAssertEqual(try after.decode(column: "b", as: Int.self), 7)
+            let changedElsewhere = try await other.raw("SELECT * FROM c").first()
+            let elsewhere = try XCTUnwrap(changedElsewhere)
+            XCTAssertEqual(elsewhere.allColumns, ["a", "b"])
+            XCTAssertEqual(try elsewhere.decode(column: "b", as: Int.self), 7)
+        }
+    }
+
     func testValuesRoundTripWithTheirTypes() async throws {
         try await withWriter { db in
             try await db.raw("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, i INTEGER, f REAL, b BLOB, n TEXT)").run()

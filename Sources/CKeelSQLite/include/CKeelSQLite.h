@@ -47,6 +47,8 @@ double sqlite_nio_sqlite3_column_double(sqlite3_stmt *stmt, int column);
 const unsigned char *sqlite_nio_sqlite3_column_text(sqlite3_stmt *stmt, int column);
 const void *sqlite_nio_sqlite3_column_blob(sqlite3_stmt *stmt, int column);
 int sqlite_nio_sqlite3_column_bytes(sqlite3_stmt *stmt, int column);
+int sqlite_nio_sqlite3_stmt_status(sqlite3_stmt *stmt, int op, int resetFlag);
+#define KEEL_SQLITE_STMTSTATUS_REPREPARE 5
 
 // SQLITE_TRANSIENT (SQLite copies the value before the call returns), which Swift cannot spell as a constant.
 static inline int keel_sqlite3_bind_text_copy(sqlite3_stmt *stmt, int index, const char *text, int nBytes) {
