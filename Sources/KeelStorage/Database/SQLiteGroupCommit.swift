@@ -51,15 +51,7 @@ final class SQLiteGroupCommit: @unchecked Sendable {
             if !tryHold() {
                 let signal = await withCheckedContinuation { (c: CheckedContinuation<Member.Signal, Never>) in
                     member.continuation = c
-                    let leadNow = state.withLock { s -> Bool in
-                        guard s.held else {
-                            s.held = true
-                            return true
-                        }
-                        s.queue.append(.write(member))
-                        return false
-                    }
-                    if leadNow { c.resume(returning: .lead) }
+                    if holdOrQueue(.write(member)) { c.resume(returning: .lead) }
                 }
                 if case .done(let outcome) = signal {
                     try outcome.get()
@@ -77,19 +69,23 @@ final class SQLiteGroupCommit: @unchecked Sendable {
     func exclusive<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         if !tryHold() {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
-                    guard s.held else {
-                        s.held = true
-                        return true
-                    }
-                    s.queue.append(.exclusive(c))
-                    return false
-                }
-                if now { c.resume() }
+                if holdOrQueue(.exclusive(c)) { c.resume() }
             }
         }
         defer { handOff() }
         return try await body(writer)
+    }
+
+    /// Takes the writer if it was freed meanwhile (true: `waiter` was not queued), else queues `waiter` for it.
+    private func holdOrQueue(_ waiter: Waiter) -> Bool {
+        state.withLock { s in
+            guard s.held else {
+                s.held = true
+                return true
+            }
+            s.queue.append(waiter)
+            return false
+        }
     }
 
     private func tryHold() -> Bool {
