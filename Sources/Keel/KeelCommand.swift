@@ -12,6 +12,20 @@ struct KeelCommand: AsyncParsableCommand {
         subcommands: [Serve.self, Migrate.self, Bootstrap.self, SeedDemo.self, OpenAPI.self, Version.self],
         defaultSubcommand: Serve.self
     )
+
+    static func main() async {
+        KeelCLI.bootstrapLogging()
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Flags shared by commands that touch the database; each overrides its `KEEL_*` variable.

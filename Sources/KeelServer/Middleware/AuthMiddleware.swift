@@ -16,7 +16,7 @@ struct AuthMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw APIError.unauthenticated("Use Authorization: Bearer <access token or API key>.")
         }
-        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        let token = Self.trimmed(parts[1])
         var context = context
         if let cached = cache.get(token) {
             context.principal = cached
@@ -41,5 +41,14 @@ struct AuthMiddleware: RouterMiddleware {
             context.logger[metadataKey: "workspace_id"] = .string(p.workspaceID.rawValue)
         }
         return try await next(request, context)
+    }
+
+    /// The token without the spaces and tabs HTTP allows around it. A byte scan: Foundation's `trimmingCharacters` went
+    /// through NSString and cost about 2 % of a `GET /contacts/{id}`.
+    static func trimmed(_ raw: Substring) -> String {
+        let utf8 = raw.utf8
+        guard let first = utf8.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+              let last = utf8.lastIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
+        return String(raw[first...last])
     }
 }
