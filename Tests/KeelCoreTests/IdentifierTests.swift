@@ -59,6 +59,28 @@ final class TimestampTests: XCTestCase {
         XCTAssertEqual(Timestamp.format(millis: 0), "1970-01-01T00:00:00.000Z")
         XCTAssertEqual(Timestamp.format(millis: 1_773_662_400_123), "2026-03-16T12:00:00.123Z")
         XCTAssertEqual(Timestamp.format(millis: -1), "1969-12-31T23:59:59.999Z")
+        XCTAssertEqual(Timestamp.format(millis: 253_402_300_799_999), "9999-12-31T23:59:59.999Z")
+        XCTAssertEqual(Timestamp.format(millis: -62_167_219_200_000), "0000-01-01T00:00:00.000Z")
+        XCTAssertEqual(Timestamp.format(millis: 253_402_300_800_000), "10000-01-01T00:00:00.000Z")
+    }
+
+    /// The byte writer agrees with Foundation's calendar, and every output reads back to the same instant.
+    func testFormatAgreesWithFoundationsCalendarAcrossTheRange() throws {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = try XCTUnwrap(TimeZone(identifier: "UTC"))
+        var state: UInt64 = 0x5EED
+        for _ in 0..<5000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            // Foundation's calendar turns Julian before 1582; RFC 3339 (and ours) stays Gregorian, so compare from 1583.
+            let millis = Int64(state >> 20) % (253_402_300_800_000 + 12_212_553_600_000) - 12_212_553_600_000
+            let text = Timestamp.format(millis: millis)
+            let date = Timestamp.date(millis)
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+            let expected = String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", c.year ?? -1, c.month ?? -1, c.day ?? -1, c.hour ?? -1,
+                                  c.minute ?? -1, c.second ?? -1, Int(((millis % 1000) + 1000) % 1000))
+            XCTAssertEqual(text, expected, "\(millis)")
+            XCTAssertEqual(Timestamp.parse(text).map(Timestamp.millis), millis, text)
+        }
     }
 
     func testParsesOffsetsFractionsAndDates() throws {

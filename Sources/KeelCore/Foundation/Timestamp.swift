@@ -3,7 +3,13 @@ import Foundation
 /// Keel stores instants as integer milliseconds since the epoch (portable and sortable on both databases)
 /// and shows them as RFC 3339 UTC with milliseconds.
 public enum Timestamp {
-    public static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    /// Whole milliseconds, rounded down; a value within a microsecond of a whole millisecond is that millisecond, since a
+    /// parsed `.259` before 1970 comes out of binary floating point as `.25899999…` and must not render back as `.258`.
+    public static func millis(_ date: Date) -> Int64 {
+        let scaled = date.timeIntervalSince1970 * 1000
+        let nearest = scaled.rounded()
+        return Int64(abs(scaled - nearest) < 0.001 ? nearest : scaled.rounded(.down))
+    }
     public static func date(_ millis: Int64) -> Date { Date(timeIntervalSince1970: Double(millis) / 1000) }
 
     public static func format(_ date: Date) -> String {
@@ -16,7 +22,23 @@ public enum Timestamp {
         let (y, mo, d) = civil(fromDays: Int(floorDiv(seconds, 86_400)))
         let secOfDay = Int(seconds - floorDiv(seconds, 86_400) * 86_400)
         let h = secOfDay / 3600, mi = (secOfDay % 3600) / 60, s = secOfDay % 60
-        return "\(pad(y, 4))-\(pad(mo, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
+        guard (0...9999).contains(y) else {
+            return "\(pad(y, 4))-\(pad(mo, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
+        }
+        // Written into 24 bytes: a record renders three or four of these, and interpolation made a string per piece.
+        return String(unsafeUninitializedCapacity: 24) { out in
+            func put(_ v: Int, _ width: Int, at index: Int) {
+                var v = v
+                for k in stride(from: index + width - 1, through: index, by: -1) {
+                    out[k] = UInt8(48 + v % 10)
+                    v /= 10
+                }
+            }
+            put(y, 4, at: 0); out[4] = 45; put(mo, 2, at: 5); out[7] = 45; put(d, 2, at: 8); out[10] = 84
+            put(h, 2, at: 11); out[13] = 58; put(mi, 2, at: 14); out[16] = 58; put(s, 2, at: 17); out[19] = 46
+            put(ms, 3, at: 20); out[23] = 90
+            return 24
+        }
     }
 
     /// Parses RFC 3339 date-times (any offset, optional fraction) and plain `YYYY-MM-DD` dates (midnight UTC).

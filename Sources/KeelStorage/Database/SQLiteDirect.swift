@@ -222,6 +222,27 @@ struct SQLiteDirectRow: SQLRow {
         return try SQLiteDataDecoder().decode(D.self, from: values[i])
     }
 
+    /// A text column as it is: `.some(nil)` for NULL, `.none` when the column is missing or holds another storage class
+    /// (the caller then goes the generic way, which reports the error).
+    func text(_ column: String) -> String?? {
+        guard let i = columns.index[column] else { return .none }
+        switch values[i] {
+        case .text(let s): return .some(s)
+        case .null: return .some(nil)
+        default: return .none
+        }
+    }
+
+    /// An integer column as it is, on the same terms as `text`.
+    func integer(_ column: String) -> Int64?? {
+        guard let i = columns.index[column] else { return .none }
+        switch values[i] {
+        case .integer(let v): return .some(Int64(v))
+        case .null: return .some(nil)
+        default: return .none
+        }
+    }
+
     /// The common column types without SQLiteKit's generic decoder (which builds a Decoder per value); anything else, and
     /// any value of an unexpected storage class, goes the generic way, which also reports the error.
     private static func fastDecode<D>(_ value: SQLiteData, as type: D.Type) -> D? {

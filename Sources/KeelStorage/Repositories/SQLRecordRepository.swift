@@ -67,41 +67,43 @@ struct SQLRecordRepository: RecordRepository {
         return cols
     }
 
-    func decode(_ scope: RecordScope, _ row: any SQLRow) throws -> Record {
+    func decode(_ scope: RecordScope, _ sqlRow: any SQLRow) throws -> Record {
+        let row = ColumnReader(sqlRow)
         var values: [String: JSONValue] = [:]
+        values.reserveCapacity(scope.schema.fields.count)
         for spec in scope.schema.fields {
             switch spec.kind {
             case .bool:
-                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .bool($0 != 0) } ?? .null
+                values[spec.name] = try row.int(spec.column).map { .bool($0 != 0) } ?? .null
             case .integer:
-                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .number(String($0)) } ?? .null
+                values[spec.name] = try row.int(spec.column).map { .number(String($0)) } ?? .null
             case .money:
                 let currency = values["currency"]?.stringValue ?? scope.currency
-                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .number(Money.format($0, currency: currency)) } ?? .null
+                values[spec.name] = try row.int(spec.column).map { .number(Money.format($0, currency: currency)) } ?? .null
             case .datetime:
-                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .string(Timestamp.format(millis: $0)) } ?? .null
+                values[spec.name] = try row.int(spec.column).map { .string(Timestamp.format(millis: $0)) } ?? .null
             case .probability:
-                values[spec.name] = try row.decode(column: spec.column, as: Int64?.self).map { .number(Probability.format($0)) } ?? .null
+                values[spec.name] = try row.int(spec.column).map { .number(Probability.format($0)) } ?? .null
             case .address, .links:
-                values[spec.name] = try row.decode(column: spec.column, as: String?.self).flatMap(JSONValue.parse) ?? .null
+                values[spec.name] = try row.text(spec.column).flatMap(JSONValue.parse) ?? .null
             default:
-                values[spec.name] = try row.decode(column: spec.column, as: String?.self).map(JSONValue.string) ?? .null
+                values[spec.name] = try row.text(spec.column).map(JSONValue.string) ?? .null
             }
         }
         let tags: [String]
-        if case .array(let items)? = JSONValue.parse(try row.decode(column: "tags", as: String.self)) {
+        if case .array(let items)? = JSONValue.parse(try row.requiredText("tags")) {
             tags = items.compactMap(\.stringValue)
         } else {
             tags = []
         }
-        let custom = JSONValue.parse(try row.decode(column: "custom_fields", as: String.self))?.objectValue ?? [:]
-        return Record(id: try row.decode(column: "id", as: String.self), workspaceID: scope.workspaceID, values: values, tags: tags,
-                      customFields: custom, createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
-                      updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)),
-                      createdBy: try row.decode(column: "created_by", as: String?.self).map { UserID(trusted: $0) },
-                      version: Int(try row.decode(column: "version", as: Int64.self)),
-                      deletedAt: try row.decode(column: "deleted_at", as: Int64?.self).map(Timestamp.date),
-                      mergedInto: try row.decode(column: "merged_into", as: String?.self))
+        let custom = JSONValue.parse(try row.requiredText("custom_fields"))?.objectValue ?? [:]
+        return Record(id: try row.requiredText("id"), workspaceID: scope.workspaceID, values: values, tags: tags,
+                      customFields: custom, createdAt: Timestamp.date(try row.requiredInt("created_at")),
+                      updatedAt: Timestamp.date(try row.requiredInt("updated_at")),
+                      createdBy: try row.text("created_by").map { UserID(trusted: $0) },
+                      version: Int(try row.requiredInt("version")),
+                      deletedAt: try row.int("deleted_at").map(Timestamp.date),
+                      mergedInto: try row.text("merged_into"))
     }
 
     func insert(_ scope: RecordScope, _ record: Record) async throws {
