@@ -122,6 +122,39 @@ final class CursorTests: XCTestCase {
         let c = Cursor(values: ["abc", nil, "3"], queryFingerprint: "q1")
         let text = c.encode(secret: "s3cret")
         XCTAssertEqual(try Cursor.decode(text, secret: "s3cret", expectedFingerprint: "q1"), c)
+        let awkward = Cursor(values: ["a/b \"q\" \\ é\n", nil], queryFingerprint: "contact|Optional(x/y)|\"t\"|k|false")
+        XCTAssertEqual(try Cursor.decode(awkward.encode(secret: "s"), secret: "s", expectedFingerprint: awkward.queryFingerprint), awkward)
+    }
+
+    /// Cursors handed out before the payload was written by FastJSON (JSONEncoder's form, slashes escaped) still read back.
+    func testCursorsInJSONEncodersFormStillDecode() throws {
+        struct Old: Encodable { var v: [String?]; var q: String }
+        let json = try JSONEncoder().encode(Old(v: ["2026-01-01T00:00:00.000Z", "con_1"], q: "contact|Optional(a/b)|x|k|false"))
+        XCTAssertTrue(String(decoding: json, as: UTF8.self).contains("\\/"), "JSONEncoder escapes slashes")
+        let body = SecureToken.base64URL(json)
+        let text = body + "." + SecureToken.base64URL(SecureToken.hmac(key: "s", message: Data(body.utf8)).prefix(16))
+        XCTAssertEqual(try Cursor.decode(text, secret: "s", expectedFingerprint: "contact|Optional(a/b)|x|k|false"),
+                       Cursor(values: ["2026-01-01T00:00:00.000Z", "con_1"], queryFingerprint: "contact|Optional(a/b)|x|k|false"))
+    }
+
+    /// The kept texts are the described ones, and different queries keep different texts.
+    func testQueryFingerprintsAreTheDescribedTextsAndTellQueriesApart() {
+        let target = FilterTarget.column(name: "email", column: "email", lower: nil, family: .text, caseInsensitive: true)
+        let sort = SortKey(target: target, descending: true, nullable: true)
+        let filters: [FilterNode?] = [nil, .compare(target, .eq, [.text("a@b.c")]), .compare(target, .eq, [.text("a@b.d")]),
+                                      .and([.isNull(target, true), .not(.always(false))]), .compare(target, .in, [.int(1), .double(2.5), .bool(true)])]
+        var seen = Set<String>()
+        for filter in filters {
+            for deleted in [false, true] {
+                let expected = QueryFingerprints.describe(type: "contact", filter: filter, text: "q", sort: sort, includeDeleted: deleted)
+                XCTAssertEqual(QueryFingerprints.shared.text(type: "contact", filter: filter, text: "q", sort: sort, includeDeleted: deleted), expected)
+                XCTAssertEqual(QueryFingerprints.shared.text(type: "contact", filter: filter, text: "q", sort: sort, includeDeleted: deleted), expected)
+                seen.insert(expected)
+            }
+        }
+        XCTAssertEqual(seen.count, filters.count * 2)
+        XCTAssertNotEqual(QueryFingerprints.shared.text(type: "company", filter: nil, text: nil, sort: sort, includeDeleted: false),
+                          QueryFingerprints.shared.text(type: "contact", filter: nil, text: nil, sort: sort, includeDeleted: false))
     }
 
     func testTamperedOrForeignCursorIsBadRequest() {

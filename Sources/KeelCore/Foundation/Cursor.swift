@@ -17,7 +17,8 @@ public struct Cursor: Sendable, Equatable {
     }
 
     public func encode(secret: String) -> String {
-        let json = (try? JSONEncoder().encode(Payload(v: values, q: queryFingerprint))) ?? Data()
+        // FastJSON rather than JSONEncoder (3 % of a list); the payload reads back either way.
+        let json = Data(FastJSON.encode(.object(["v": .array(values.map { $0.map(JSONValue.string) ?? .null }), "q": .string(queryFingerprint)])))
         let body = SecureToken.base64URL(json)
         let sig = SecureToken.base64URL(SecureToken.hmac(key: secret, message: Data(body.utf8)).prefix(16))
         return body + "." + sig

@@ -47,7 +47,17 @@ public enum FastJSON {
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(34)
         // Most strings need no escape: then one bulk copy instead of a byte-by-byte loop (a third of a record's render).
-        if s.utf8.allSatisfy({ $0 >= 32 && $0 != 34 && $0 != 92 }) {
+        // Native strings are contiguous UTF-8, scanned as raw bytes; `allSatisfy` over the UTF-8 view was 5 % of a list.
+        let plain = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for b in bytes where b < 32 || b == 34 || b == 92 { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain == true {
+            out.append(34)
+            return
+        }
+        if plain == nil, s.utf8.allSatisfy({ $0 >= 32 && $0 != 34 && $0 != 92 }) {
             out.append(contentsOf: s.utf8)
             out.append(34)
             return

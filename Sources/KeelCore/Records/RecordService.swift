@@ -126,7 +126,7 @@ public struct RecordService: Sendable {
 
     func page(_ p: Principal, scope: RecordScope, filter: FilterNode?, text: String?, sort: SortKey, page: PageRequest, includeDeleted: Bool,
               in tx: any StoreSession) async throws -> Page<Record> {
-        let fingerprint = "\(schema.type)|\(String(describing: filter))|\(text ?? "")|\(String(describing: sort))|\(includeDeleted)"
+        let fingerprint = QueryFingerprints.shared.text(type: schema.type, filter: filter, text: text, sort: sort, includeDeleted: includeDeleted)
         var after: (BoundValue?, String)?
         if let cursor = try cursors.decode(page, fingerprint: fingerprint) {
             guard cursor.values.count == 2, let id = cursor.values[1] else {

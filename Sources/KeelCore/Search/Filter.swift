@@ -1,7 +1,7 @@
 import Foundation
 
 /// A value bound into SQL, already in its stored representation.
-public enum BoundValue: Sendable, Equatable {
+public enum BoundValue: Sendable, Hashable {
     case text(String)
     case int(Int64)
     case double(Double)
@@ -9,7 +9,7 @@ public enum BoundValue: Sendable, Equatable {
 }
 
 /// What a condition or a sort key addresses.
-public enum FilterTarget: Sendable, Equatable {
+public enum FilterTarget: Sendable, Hashable {
     /// `caseInsensitive`: text compared on its lower-case form (ids and enums compare exactly).
     case column(name: String, column: String, lower: String?, family: ValueFamily, caseInsensitive: Bool)
     case custom(key: String, type: CustomFieldType)
@@ -30,7 +30,7 @@ public enum FilterOp: String, Sendable, CaseIterable {
 }
 
 /// A validated filter tree; relative dates are already resolved to ranges.
-public indirect enum FilterNode: Sendable, Equatable {
+public indirect enum FilterNode: Sendable, Hashable {
     case and([FilterNode])
     case or([FilterNode])
     case not(FilterNode)
@@ -43,7 +43,7 @@ public indirect enum FilterNode: Sendable, Equatable {
     case stale(nowMillis: Int64, defaultRotDays: Int, isStale: Bool)
 }
 
-public struct SortKey: Sendable, Equatable {
+public struct SortKey: Sendable, Hashable {
     public var target: FilterTarget
     public var descending: Bool
     public var nullable: Bool
