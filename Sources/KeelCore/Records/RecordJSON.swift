@@ -12,6 +12,7 @@ public enum RecordJSON {
             "version": .number(String(r.version)),
             "deleted_at": r.deletedAt.map { .string(Timestamp.format($0)) } ?? .null,
         ]
+        out.reserveCapacity(schema.fields.count + 12)
         for f in schema.fields { out[f.name] = r.values[f.name] ?? .null }
         if schema.hasTags { out["tags"] = .array(r.tags.map(JSONValue.string)) }
         if schema.hasCustomFields { out["custom_fields"] = .object(r.customFields) }
