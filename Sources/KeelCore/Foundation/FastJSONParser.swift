@@ -46,10 +46,17 @@ struct FastJSONParser {
     }
 
     mutating func hex4() -> UInt32? {
-        guard i + 4 <= bytes.count else { return nil }
+        guard let v = Self.hex4(bytes, at: i) else { return nil }
+        i += 4
+        return v
+    }
+
+    /// The four hex digits of a `\u` escape starting at `i`, for this parser and `RequestJSONReader` alike.
+    static func hex4<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, at i: Int) -> UInt32? where Bytes.Index == Int {
+        guard i + 4 <= bytes.endIndex else { return nil }
         var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[i]
+        for k in i..<(i + 4) {
+            let b = bytes[k]
             let d: UInt32
             switch b {
             case 48...57: d = UInt32(b - 48)
@@ -57,8 +64,7 @@ struct FastJSONParser {
             case 65...70: d = UInt32(b - 55)
             default: return nil
             }
-            v = v * 16 + d
-            i += 1
+            v = v << 4 | d
         }
         return v
     }

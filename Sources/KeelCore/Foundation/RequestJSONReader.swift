@@ -69,20 +69,8 @@ public enum RequestJSONReader {
         }
 
         mutating func hex4() -> UInt32? {
-            guard i + 4 <= bytes.count else { return nil }
-            var v: UInt32 = 0
-            for _ in 0..<4 {
-                let b = bytes[i]
-                let d: UInt32
-                switch b {
-                case 0x30...0x39: d = UInt32(b - 0x30)
-                case 0x61...0x66: d = UInt32(b - 0x57)
-                case 0x41...0x46: d = UInt32(b - 0x37)
-                default: return nil
-                }
-                v = v << 4 | d
-                i += 1
-            }
+            guard let v = FastJSONParser.hex4(bytes, at: i) else { return nil }
+            i += 4
             return v
         }
 
