@@ -45,8 +45,11 @@ public final class KeelDatabase: Store, @unchecked Sendable {
             let readerThreads = NIOThreadPool(numberOfThreads: readerConnections.count)
             readerThreads.start()
             let readers = SQLiteDirectDatabase(connections: readerConnections, threads: readerThreads, logger: logger, eventLoop: writer.eventLoop)
-            let checkpointer = try await SQLiteCheckpointer(path: path, logger: logger)
-            return KeelDatabase(dialect: .sqlite, logger: logger, backend: .sqlite(writer: writer, commits: SQLiteGroupCommit(writer: writer),
+            let commits = SQLiteGroupCommit(writer: writer)
+            let checkpointer = try await SQLiteCheckpointer(path: path, logger: logger) { body in
+                try await commits.exclusive { _ in try await body() }
+            }
+            return KeelDatabase(dialect: .sqlite, logger: logger, backend: .sqlite(writer: writer, commits: commits,
                                                                                readers: readers, checkpointer: checkpointer))
         case .postgres(let url, let poolSize, let searchPath):
             var sqlConfig = try SQLPostgresConfiguration(url: url)
