@@ -281,6 +281,16 @@ final class NormalizeTests: XCTestCase {
     }
 }
 
+final class DemoDataTests: XCTestCase {
+    /// Demo phone numbers keep the width `String(format: "%0Nd")` gave them, so a seed still makes the same data.
+    func testZeroPaddingMatchesFormat() {
+        for n in [0, 7, 42, 1_234_567, 9_999_999, 12_345_678, 99_999_999] {
+            XCTAssertEqual(DemoData.zeroPadded(n, 7), String(format: "%07d", n))
+            XCTAssertEqual(DemoData.zeroPadded(n, 8), String(format: "%08d", n))
+        }
+    }
+}
+
 final class FastJSONTests: XCTestCase {
     func testRoundTripKeepsNumbersAndEscapes() throws {
         let text = #"{"a":[1,2.50,-3e2,true,false,null],"b":"x\"y\\z\n\u00e9\ud83d\ude00/","c":{}}"#

@@ -27,6 +27,9 @@ final class SeedDemoTests: XCTestCase {
             let json = try await KeelCLI.seedDemo(config, workspace: nil, companies: 20, contacts: 300, notes: 40, leads: 25, deals: 60, tasks: 40,
                                                   activities: 120, seed: seed, progress: { _ in })
             let summary = (try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]) ?? [:]
+            let total = try XCTUnwrap(summary["seconds"] as? Double), rows = try XCTUnwrap(summary["rows_seconds"] as? Double)
+            XCTAssertGreaterThanOrEqual(total, rows, "the reported time covers the index builds after the rows")
+            XCTAssertGreaterThanOrEqual(rows, 0)
             let db = try await KeelDatabase.open(dbConfig, logger: Logger(label: "t"))
             func count(_ sql: String) async throws -> Int {
                 try await db.withSQL { try await $0.raw(SQLQueryString(sql)).first()?.decode(column: "n", as: Int.self) } ?? -1

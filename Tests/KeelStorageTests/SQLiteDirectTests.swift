@@ -187,6 +187,50 @@ final class SQLiteDirectTests: XCTestCase {
         }
     }
 
+    /// Texts longer than the cache's limit (bulk loads with literal values) are prepared for one run: they run, return
+    /// their rows, report their errors, and are not kept.
+    func testLongStatementsRunOnceWithoutBeingCached() async throws {
+        let path = NSTemporaryDirectory() + "keel-long-\(UUID().uuidString).sqlite"
+        let writer = try SQLiteDirect(path: path)
+        defer {
+            writer.close()
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+        let db = SQLiteDirectDatabase(writer: writer, logger: .init(label: "t"), eventLoop: MultiThreadedEventLoopGroup.singleton.any())
+        try await db.raw("CREATE TABLE t (i INTEGER NOT NULL, s TEXT)").run()
+        let samples = ["plain", "it's", "''", "'quoted' ünïcödé 😀 '", "", "a\nb"]
+        var literals: [String] = []
+        for i in 0..<600 {
+            let text = samples[i % samples.count] + String(repeating: "x", count: i % 7)
+            literals.append("(\(i), \(try XCTUnwrap(PlainStatement.Value.quoted(text))))")
+        }
+        let insert = "INSERT INTO t (i, s) VALUES " + literals.joined(separator: ", ")
+        XCTAssertGreaterThan(insert.utf8.count, SQLiteDirect.cachedTextLimit)
+        let before = writer.cachedStatementCount
+        try await db.raw(SQLQueryString(insert)).run()
+        let select = "SELECT i, s FROM t WHERE i IN (" + (0..<3000).map(String.init).joined(separator: ", ") + ") ORDER BY i"
+        XCTAssertGreaterThan(select.utf8.count, SQLiteDirect.cachedTextLimit)
+        for _ in 0..<2 {
+            let rows = try await db.raw(SQLQueryString(select)).all()
+            XCTAssertEqual(rows.count, 600)
+            for (i, row) in rows.enumerated() {
+                XCTAssertEqual(try row.decode(column: "i", as: Int.self), i)
+                XCTAssertEqual(try row.decode(column: "s", as: String.self), samples[i % samples.count] + String(repeating: "x", count: i % 7))
+            }
+        }
+        do {
+            try await db.raw(SQLQueryString(insert.replacingOccurrences(of: "INSERT INTO", with: "INSERT INTOO"))).run()
+            XCTFail("expected a syntax error")
+        } catch let error as SQLiteDirectError {
+            XCTAssertTrue(error.message.contains("syntax"), error.message)
+        }
+        XCTAssertEqual(writer.cachedStatementCount, before, "long texts are not kept prepared")
+        // Short statements still are.
+        _ = try await db.raw("SELECT COUNT(*) AS n FROM t").first()
+        XCTAssertEqual(writer.cachedStatementCount, before + 1)
+        XCTAssertNil(PlainStatement.Value.quoted("nul\u{0}inside"), "a NUL character cannot be a literal")
+    }
+
     /// The fast decode paths (String, Int, Int64, Double and their optionals) agree with the generic decoder, and values of
     /// another storage class still go the generic way (or fail the same way).
     func testFastDecodingAgreesWithTheGenericDecoder() async throws {

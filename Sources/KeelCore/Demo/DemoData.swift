@@ -53,14 +53,20 @@ public struct DemoData {
     mutating func chance(_ p: Double) -> Bool { Double(rng.next() % 10_000) / 10_000 < p }
     mutating func when() -> Date { now.addingTimeInterval(-Double(rng.next() % UInt64(span))) }
 
+    /// `n` (not negative) in at least `width` digits; `String(format:)` went through Foundation for every demo row.
+    static func zeroPadded(_ n: Int, _ width: Int) -> String {
+        let digits = String(n)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+
     public mutating func company(_ i: Int) -> Record {
         let created = when()
         let name = "\(pick(DemoData.companyWords)) \(pick(DemoData.companySuffixes)) \(i)"
-        let domain = name.lowercased().replacingOccurrences(of: " ", with: "-") + ".example"
+        let domain = String(name.lowercased().map { $0 == " " ? "-" : $0 }) + ".example"
         let (city, country) = pick(DemoData.cities)
         var values: [String: JSONValue] = [
             "name": .string(name), "domain": .string(domain), "industry": .string(pick(DemoData.industries)),
-            "size": .string(pick(CompanyBehavior.sizes)), "phone": .string("+1555\(String(format: "%07d", i % 10_000_000))"),
+            "size": .string(pick(CompanyBehavior.sizes)), "phone": .string("+1555" + DemoData.zeroPadded(i % 10_000_000, 7)),
             "website": .string("https://\(domain)"), "address": .object(["city": .string(city), "country": .string(country)]),
             "owner_id": .string(pick(owners).rawValue), "visibility": .string(chance(0.05) ? "private" : "workspace"),
             "annual_revenue": .number(String(Int(rng.next() % 50_000_000) + 100_000)),
@@ -76,8 +82,8 @@ public struct DemoData {
         let (city, country) = pick(DemoData.cities)
         var values: [String: JSONValue] = [
             "first_name": .string(first), "last_name": .string(last),
-            "email": .string("\(first.lowercased()).\(last.lowercased().replacingOccurrences(of: "-", with: "")).\(i)@example.com"),
-            "phone": .string("+4420\(String(format: "%08d", i % 100_000_000))"), "title": .string(pick(DemoData.titles)),
+            "email": .string("\(first.lowercased()).\(String(last.lowercased().filter { $0 != "-" })).\(i)@example.com"),
+            "phone": .string("+4420" + DemoData.zeroPadded(i % 100_000_000, 8)), "title": .string(pick(DemoData.titles)),
             "company_id": companyIDs.isEmpty ? .null : .string(pick(companyIDs)), "owner_id": .string(pick(owners).rawValue),
             "visibility": .string(chance(0.05) ? "private" : "workspace"), "lifecycle_stage": .string(pick(ContactBehavior.lifecycleStages)),
             "source": .string(pick(DemoData.sources)), "address": .object(["city": .string(city), "country": .string(country)]),

@@ -10,7 +10,7 @@ extension DemoData {
         let status = pick(["new", "new", "working", "working", "qualified", "disqualified"])
         return Record(id: "lead_\(ULID.make(at: created))", workspaceID: workspaceID,
                       values: ["name": .string("\(first) \(last)"), "email": .string("\(first.lowercased()).\(i)@lead.example"),
-                               "phone": .string("+1555\(String(format: "%07d", i % 10_000_000))"),
+                               "phone": .string("+1555" + DemoData.zeroPadded(i % 10_000_000, 7)),
                                "company_name": .string("\(pick(DemoData.companyWords)) \(pick(DemoData.companySuffixes))"),
                                "title": .string(pick(DemoData.titles)), "source": .string(pick(DemoData.leadSources)), "status": .string(status),
                                "owner_id": .string(pick(owners).rawValue), "visibility": .string("workspace"),

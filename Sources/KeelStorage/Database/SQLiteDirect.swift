@@ -30,6 +30,9 @@ final class SQLiteDirect: @unchecked Sendable {
     private static let initialized = NIOLockedValueBox(false)
     /// Distinct statement texts kept prepared; IN-lists of varying length make new texts, so the cache is bounded.
     private static let cacheLimit = 512
+    /// Longer texts are prepared for one run and finalized: they are bulk loads with literal values, each text run once.
+    /// Cached, each was hashed twice and kept prepared until the cache was full (a tenth of `keel seed-demo`'s time).
+    static let cachedTextLimit = 8_192
 
     /// Sets SQLite up once per process: Keel's page-cache wrapper (CKeelSQLite.c), then initialization. The wrapper can only
     /// go in before SQLite first runs; if something else started it already, the stock cache serves.
@@ -73,6 +76,9 @@ final class SQLiteDirect: @unchecked Sendable {
         }
     }
 
+    /// How many statement texts are kept prepared (for tests).
+    var cachedStatementCount: Int { lock.withLock { statements.count } }
+
     func claimIfIdle() -> Bool { busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged }
     func unclaim() { busy.store(false, ordering: .releasing) }
 
@@ -80,10 +86,15 @@ final class SQLiteDirect: @unchecked Sendable {
     func run(_ sql: String, _ binds: [SQLiteData], _ onRow: (SQLiteDirectRow) -> Void) throws {
         try lock.withLock {
             guard let db = handle else { throw SQLiteDirectError(code: 21, message: "the connection is closed") }
-            let statement = try prepared(sql, db: db)
+            let cached = sql.utf8.count <= Self.cachedTextLimit
+            let statement = try cached ? prepared(sql, db: db) : preparedOnce(sql, db: db)
             defer {
-                _ = sqlite_nio_sqlite3_reset(statement)
-                _ = sqlite_nio_sqlite3_clear_bindings(statement)
+                if cached {
+                    _ = sqlite_nio_sqlite3_reset(statement)
+                    _ = sqlite_nio_sqlite3_clear_bindings(statement)
+                } else {
+                    _ = sqlite_nio_sqlite3_finalize(statement)
+                }
             }
             for (offset, value) in binds.enumerated() {
                 let rc = Self.bind(value, at: Int32(offset + 1), to: statement)
@@ -94,7 +105,7 @@ final class SQLiteDirect: @unchecked Sendable {
                 let rc = sqlite_nio_sqlite3_step(statement)
                 if rc == KEEL_SQLITE_DONE { return }
                 guard rc == KEEL_SQLITE_ROW else { throw error(rc, db: db) }
-                let names = columns ?? cachedColumns(of: statement)
+                let names = columns ?? (cached ? cachedColumns(of: statement) : Self.columns(of: statement))
                 columns = names
                 onRow(SQLiteDirectRow(columns: names, values: (0..<Int32(names.names.count)).map { Self.value(statement, $0) }))
             }
@@ -112,6 +123,16 @@ final class SQLiteDirect: @unchecked Sendable {
             columnCache.removeAll(keepingCapacity: true)
         }
         statements[sql] = statement
+        return statement
+    }
+
+    private func preparedOnce(_ sql: String, db: OpaquePointer) throws -> OpaquePointer {
+        var statement: OpaquePointer?
+        let rc = sqlite_nio_sqlite3_prepare_v3(db, sql, -1, 0, &statement, nil)
+        guard rc == KEEL_SQLITE_OK, let statement else {
+            if let statement { _ = sqlite_nio_sqlite3_finalize(statement) }
+            throw error(rc, db: db)
+        }
         return statement
     }
 

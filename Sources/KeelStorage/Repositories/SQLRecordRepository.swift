@@ -227,14 +227,33 @@ struct SQLRecordRepository: RecordRepository {
 }
 
 extension PlainStatement.Value {
+    /// `s` as an SQL string literal, quotes doubled; nil when it holds a NUL character. Byte by byte rather than through
+    /// Foundation's `replacingOccurrences`, which cost a bulk load of contacts a tenth of its time.
+    static func quoted(_ s: String) -> String? {
+        var quotes = 0
+        for byte in s.utf8 {
+            if byte == 0 { return nil }
+            if byte == 0x27 { quotes += 1 }
+        }
+        if quotes == 0 { return "'" + s + "'" }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count + quotes + 2)
+        bytes.append(0x27)
+        for byte in s.utf8 {
+            bytes.append(byte)
+            if byte == 0x27 { bytes.append(0x27) }
+        }
+        bytes.append(0x27)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// The value as an SQL literal (bulk loads skip per-value binding), or nil when it cannot be one (a NUL character).
     var literal: String? {
         switch self {
         case .int(let i): return i.map { String($0) } ?? "NULL"
         case .text(let s):
             guard let s else { return "NULL" }
-            guard !s.utf8.contains(0) else { return nil }
-            return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+            return Self.quoted(s)
         }
     }
 }
