@@ -82,7 +82,7 @@ public struct DemoData {
         let (city, country) = pick(DemoData.cities)
         var values: [String: JSONValue] = [
             "first_name": .string(first), "last_name": .string(last),
-            "email": .string("\(first.lowercased()).\(String(last.lowercased().filter { $0 != "-" })).\(i)@example.com"),
+            "email": .string("\(first.lowercased()).\(last.lowercased().filter { $0 != "-" }).\(i)@example.com"),
             "phone": .string("+4420" + DemoData.zeroPadded(i % 100_000_000, 8)), "title": .string(pick(DemoData.titles)),
             "company_id": companyIDs.isEmpty ? .null : .string(pick(companyIDs)), "owner_id": .string(pick(owners).rawValue),
             "visibility": .string(chance(0.05) ? "private" : "workspace"), "lifecycle_stage": .string(pick(ContactBehavior.lifecycleStages)),
