@@ -114,9 +114,7 @@ final class SQLiteDirect: @unchecked Sendable {
 
     private func prepared(_ sql: String, db: OpaquePointer) throws -> OpaquePointer {
         if let cached = statements[sql] { return cached }
-        var statement: OpaquePointer?
-        let rc = sqlite_nio_sqlite3_prepare_v3(db, sql, -1, UInt32(KEEL_SQLITE_PREPARE_PERSISTENT), &statement, nil)
-        guard rc == KEEL_SQLITE_OK, let statement else { throw error(rc, db: db) }
+        let statement = try compile(sql, db: db, persistent: true)
         if statements.count >= Self.cacheLimit {
             for old in statements.values { _ = sqlite_nio_sqlite3_finalize(old) }
             statements.removeAll(keepingCapacity: true)
@@ -127,12 +125,13 @@ final class SQLiteDirect: @unchecked Sendable {
     }
 
     private func preparedOnce(_ sql: String, db: OpaquePointer) throws -> OpaquePointer {
+        try compile(sql, db: db, persistent: false)
+    }
+
+    private func compile(_ sql: String, db: OpaquePointer, persistent: Bool) throws -> OpaquePointer {
         var statement: OpaquePointer?
-        let rc = sqlite_nio_sqlite3_prepare_v3(db, sql, -1, 0, &statement, nil)
-        guard rc == KEEL_SQLITE_OK, let statement else {
-            if let statement { _ = sqlite_nio_sqlite3_finalize(statement) }
-            throw error(rc, db: db)
-        }
+        let rc = sqlite_nio_sqlite3_prepare_v3(db, sql, -1, persistent ? UInt32(KEEL_SQLITE_PREPARE_PERSISTENT) : 0, &statement, nil)
+        guard rc == KEEL_SQLITE_OK, let statement else { throw error(rc, db: db) }
         return statement
     }
 
