@@ -20,6 +20,38 @@ final class WebhookLogicTests: XCTestCase {
         XCTAssertFalse(WebhookSignature.verify(header: "v1=abc", body: "{}", secret: "whsec_new", now: at))
     }
 
+    func testSlotsCapEachEndpointAndTheTotal() {
+        func due(_ n: Int, _ endpoint: String) -> DueDelivery {
+            DueDelivery(workspaceID: WorkspaceID(trusted: "wsp_1"), id: DeliveryID(trusted: "dlv_\(n)"), endpointID: WebhookID(trusted: endpoint))
+        }
+        let slow = WebhookID(trusted: "whk_slow"), fast = WebhookID(trusted: "whk_fast")
+        var slots = DeliverySlots(concurrency: 6, perEndpoint: 2)
+        XCTAssertEqual(slots.free, 6)
+        XCTAssertEqual(slots.candidateLimit, 24)
+        // Due order puts five of the slow endpoint first: only two of them are taken, and the fast endpoint's follow.
+        let candidates = (0..<5).map { due($0, "whk_slow") } + [due(5, "whk_fast"), due(6, "whk_fast"), due(7, "whk_fast"), due(8, "whk_other")]
+        let chosen = slots.choose(candidates)
+        XCTAssertEqual(chosen.map(\.id.rawValue), ["dlv_0", "dlv_1", "dlv_5", "dlv_6", "dlv_8"])
+        XCTAssertEqual(slots.free, 6, "choosing is not starting")
+        for c in chosen { slots.started(c.endpointID) }
+        XCTAssertEqual(slots.free, 1)
+        XCTAssertEqual(slots.full, [slow, fast])
+        XCTAssertEqual(slots.choose([due(9, "whk_slow"), due(10, "whk_fast")]), [], "full endpoints take nothing more")
+        XCTAssertEqual(slots.choose([due(9, "whk_other"), due(10, "whk_new"), due(11, "whk_new")]).map(\.id.rawValue), ["dlv_9"],
+                       "no more than the free slots")
+        slots.finished(slow)
+        XCTAssertEqual(slots.full, [fast])
+        XCTAssertEqual(slots.free, 2)
+        XCTAssertEqual(slots.choose([due(12, "whk_slow"), due(13, "whk_slow")]).map(\.id.rawValue), ["dlv_12"])
+        slots.finished(WebhookID(trusted: "whk_unknown"))
+        XCTAssertEqual(slots.free, 2, "finishing an endpoint with nothing in flight changes nothing")
+        for c in chosen { slots.finished(c.endpointID) }
+        XCTAssertEqual(slots.free, 6)
+        XCTAssertEqual(slots.inFlight, [:])
+        XCTAssertEqual(DeliverySlots(concurrency: 100, perEndpoint: 0).candidateLimit, 64, "bounded, and at least one per endpoint")
+        XCTAssertEqual(DeliverySlots(concurrency: 100, perEndpoint: 0).perEndpoint, 1)
+    }
+
     func testRotationKeepsTheOldSecretFor24HoursOnly() {
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         var e = WebhookEndpoint(id: WebhookID(trusted: "whk_1"), workspaceID: WorkspaceID(trusted: "wsp_1"), url: "https://x.example", description: nil,

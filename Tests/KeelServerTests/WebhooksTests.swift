@@ -338,6 +338,35 @@ final class WebhooksTests: XCTestCase {
     }
 
     /// Deliveries in flight to a receiver that takes 9 s each do not hold up API requests.
+    /// Workspace A's receiver hangs until released; workspace B's answers at once. B's events are delivered while every one
+    /// of A's is still waiting, and A's endpoint never has more than its share of the sender's slots.
+    func testHangingReceiverHoldsBackNoOtherEndpoint() async throws {
+        try await withReceiver({ _ in ReceiverReply(delay: .seconds(25), holdUntilReleased: true) }) { hangingURL, hanging in
+            try await withReceiver { quickURL, quick in
+                try await withApp({ workersOn(&$0); $0.openSignup = true; $0.webhookTimeoutMillis = 30_000 }) { api, _ in
+                    let a = try await api.signup(email: "a@example.com", workspace: "A").accessToken
+                    let b = try await api.signup(email: "b@example.com", workspace: "B").accessToken
+                    _ = try await hook(api, a, url: hangingURL)
+                    _ = try await hook(api, b, url: quickURL)
+                    for i in 0..<20 { _ = try await api.post("/api/v1/contacts", token: a, json: ["first_name": "Held \(i)"]) }
+                    try await eventually("A's receiver to hold some deliveries") { await hanging.requests.count >= 4 }
+                    for i in 0..<3 { _ = try await api.post("/api/v1/contacts", token: b, json: ["first_name": "Quick \(i)"]) }
+                    try await eventually("B's three deliveries", timeout: .seconds(20)) { await quick.requests.count >= 3 }
+                    let answered = await hanging.answered
+                    XCTAssertEqual(answered, 0, "B's events went out while all of A's were still on the wire")
+                    let held = await hanging.requests.count
+                    XCTAssertEqual(held, 4, "one endpoint holds at most its four slots, not all sixteen")
+                    let quickEvents = await quick.requests.map(\.eventType)
+                    XCTAssertEqual(quickEvents, ["contact.created", "contact.created", "contact.created"])
+                    await hanging.release()
+                    try await eventually("all twenty of A's events") { Set(await hanging.requests.map(\.eventID)).count == 20 }
+                    let bReceived = await quick.requests.count
+                    XCTAssertEqual(bReceived, 3, "B never received A's events")
+                }
+            }
+        }
+    }
+
     func testSlowReceiverDoesNotSlowTheAPI() async throws {
         try await withReceiver({ _ in ReceiverReply(delay: .seconds(9), holdUntilReleased: true) }) { url, log in
             try await withApp({ workersOn(&$0); $0.webhookTimeoutMillis = 10_000 }) { api, _ in

@@ -134,6 +134,19 @@ public enum EventPattern {
     }
 }
 
+/// A due delivery, as much of it as choosing what to send next needs.
+public struct DueDelivery: Sendable, Equatable {
+    public var workspaceID: WorkspaceID
+    public var id: DeliveryID
+    public var endpointID: WebhookID
+
+    public init(workspaceID: WorkspaceID, id: DeliveryID, endpointID: WebhookID) {
+        self.workspaceID = workspaceID
+        self.id = id
+        self.endpointID = endpointID
+    }
+}
+
 public protocol WebhookRepository: Sendable {
     func insert(_ endpoint: WebhookEndpoint) async throws
     func get(_ workspaceID: WorkspaceID, id: WebhookID) async throws -> WebhookEndpoint?
@@ -148,8 +161,11 @@ public protocol WebhookRepository: Sendable {
     func deliveries(_ workspaceID: WorkspaceID, endpointID: WebhookID, status: WebhookDelivery.Status?, eventID: String?, before: String?,
                     limit: Int) async throws -> [WebhookDelivery]
     func attempts(_ workspaceID: WorkspaceID, deliveryIDs: [DeliveryID]) async throws -> [WebhookAttempt]
-    /// Leases due deliveries of active endpoints until `leaseUntil`, so no two senders take the same one.
-    func claimDue(now: Date, leaseUntil: Date, limit: Int) async throws -> [WebhookDelivery]
+    /// Up to `limit` unleased due deliveries of active endpoints, oldest due first, skipping the endpoints in `excluding`
+    /// (PostgreSQL: rows locked by another sender's claim are skipped too, and these stay locked until this transaction ends).
+    func dueCandidates(now: Date, excluding: Set<WebhookID>, limit: Int) async throws -> [DueDelivery]
+    /// Leases these deliveries until `leaseUntil`, so no two senders take the same one; returns them as leased.
+    func lease(_ deliveries: [DueDelivery], until leaseUntil: Date) async throws -> [WebhookDelivery]
     func hasDue(now: Date) async throws -> Bool
     func appendAttempt(_ attempt: WebhookAttempt) async throws
     func updateDelivery(_ delivery: WebhookDelivery) async throws

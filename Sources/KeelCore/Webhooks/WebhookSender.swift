@@ -68,8 +68,10 @@ public struct WebhookSender: Sendable {
     let resolver: any HostResolver
     let policy: WebhookPolicy
     let logger: Logger
-    /// Deliveries in flight at once per pass (each may take up to the timeout).
+    /// Deliveries on the wire at once (each may take up to the timeout).
     public var concurrency = 16
+    /// Deliveries on the wire at once to one endpoint: a receiver that hangs holds at most this many slots.
+    public var perEndpoint = 4
 
     public init(store: any Store, clock: any KeelClock, transport: any WebhookTransport, resolver: any HostResolver, policy: WebhookPolicy,
                 logger: Logger) {
@@ -81,22 +83,56 @@ public struct WebhookSender: Sendable {
         self.logger = logger
     }
 
-    /// One pass: returns how many deliveries were attempted.
-    @discardableResult
-    public func runOnce() async throws -> Int {
-        let now = clock.now()
-        guard try await store.read({ try await $0.webhooks.hasDue(now: now) }) else { return 0 }
-        // The lease outlives the timeout, so a crashed sender's deliveries are retried, and a live one's are not taken twice.
-        let claimed = try await store.write { [policy, concurrency] tx in
-            try await tx.webhooks.claimDue(now: now, leaseUntil: now.addingTimeInterval(policy.timeout + 30), limit: concurrency)
+    /// Sends until `isStopping()`: claims due deliveries whenever a slot is free and sends each one as soon as it is claimed,
+    /// checking for new ones at least every `poll`. Sending in passes that waited for their slowest delivery let one receiver
+    /// that hangs until the timeout hold back every other endpoint's deliveries for that long, pass after pass. When stopping,
+    /// the deliveries on the wire finish and are recorded.
+    public func run(poll: Duration, isStopping: @escaping @Sendable () -> Bool) async {
+        enum Finished: Sendable {
+            case sent(WebhookID)
+            case tick
         }
-        guard !claimed.isEmpty else { return 0 }
-        await withTaskGroup(of: Void.self) { group in
-            for d in claimed {
-                group.addTask { await self.attempt(d) }
+        var slots = DeliverySlots(concurrency: concurrency, perEndpoint: perEndpoint)
+        await withTaskGroup(of: Finished.self) { group in
+            var ticking = false
+            while !isStopping() {
+                var claimed = 0
+                if slots.free > 0 {
+                    do {
+                        for d in try await claim(slots) {
+                            slots.started(d.endpointID)
+                            group.addTask { await self.attempt(d); return .sent(d.endpointID) }
+                            claimed += 1
+                        }
+                    } catch {
+                        logger.warning("webhook sender claim failed", metadata: ["error": "\(error)"])
+                    }
+                }
+                // Slots still free after a claim that found work: more may be due already.
+                if claimed > 0 && slots.free > 0 { continue }
+                if !ticking {
+                    ticking = true
+                    group.addTask { try? await Task.sleep(for: poll); return .tick }
+                }
+                switch await group.next() {
+                case .sent(let endpoint): slots.finished(endpoint)
+                case .tick: ticking = false
+                case nil: break
+                }
             }
         }
-        return claimed.count
+    }
+
+    /// Leases the due deliveries that fit in the free slots.
+    func claim(_ slots: DeliverySlots) async throws -> [WebhookDelivery] {
+        let now = clock.now()
+        guard try await store.read({ try await $0.webhooks.hasDue(now: now) }) else { return [] }
+        // The lease outlives the timeout, so a crashed sender's deliveries are retried, and a live one's are not taken twice.
+        let leaseUntil = now.addingTimeInterval(policy.timeout + 30)
+        return try await store.write { tx in
+            let candidates = try await tx.webhooks.dueCandidates(now: now, excluding: slots.full, limit: slots.candidateLimit)
+            return try await tx.webhooks.lease(slots.choose(candidates), until: leaseUntil)
+        }
     }
 
     func attempt(_ d: WebhookDelivery) async {

@@ -18,7 +18,7 @@ struct BackgroundWorkers: Service {
     func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await loop("dispatcher") { try await dispatcher.dispatchBatch() > 0 } }
-            group.addTask { await loop("webhook sender") { try await sender.runOnce() > 0 } }
+            group.addTask { await sender.run(poll: poll, isStopping: { BackgroundWorkers.stopping }) }
             group.addTask { await loop("automation runner") { try await runner.runOnce() > 0 } }
             group.addTask { await schedulerLoop() }
         }

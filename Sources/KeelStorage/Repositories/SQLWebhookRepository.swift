@@ -110,18 +110,35 @@ struct SQLWebhookRepository: WebhookRepository {
             }
     }
 
-    func claimDue(now: Date, leaseUntil: Date, limit: Int) async throws -> [WebhookDelivery] {
-        let lock = dialect == .postgres ? " FOR UPDATE OF d SKIP LOCKED" : ""
-        return try await db.raw("""
-            UPDATE webhook_deliveries SET lease_until = \(bind: ms(leaseUntil))
-            WHERE (workspace_id, id) IN (
-                SELECT d.workspace_id, d.id FROM webhook_deliveries d
-                JOIN webhook_endpoints e ON e.workspace_id = d.workspace_id AND e.id = d.endpoint_id AND e.status = 'active'
-                WHERE d.status = 'pending' AND d.next_attempt_at <= \(bind: ms(now))
-                  AND (d.lease_until IS NULL OR d.lease_until < \(bind: ms(now)))
-                ORDER BY d.next_attempt_at, d.id LIMIT \(bind: Int64(limit))\(unsafeRaw: lock))
-            RETURNING *
-            """).all().map(decodeDelivery).sorted { $0.id < $1.id }
+    func dueCandidates(now: Date, excluding: Set<WebhookID>, limit: Int) async throws -> [DueDelivery] {
+        var q: SQLQueryString = """
+            SELECT d.workspace_id, d.id, d.endpoint_id FROM webhook_deliveries d
+            JOIN webhook_endpoints e ON e.workspace_id = d.workspace_id AND e.id = d.endpoint_id AND e.status = 'active'
+            WHERE d.status = 'pending' AND d.next_attempt_at <= \(bind: ms(now))
+              AND (d.lease_until IS NULL OR d.lease_until < \(bind: ms(now)))
+            """
+        if !excluding.isEmpty {
+            q += " AND d.endpoint_id NOT IN ("
+            for (i, id) in excluding.sorted(by: { $0.rawValue < $1.rawValue }).enumerated() { q += i == 0 ? "\(bind: id.rawValue)" : ", \(bind: id.rawValue)" }
+            q += ")"
+        }
+        q += " ORDER BY d.next_attempt_at, d.id LIMIT \(bind: Int64(limit))"
+        if dialect == .postgres { q += " FOR UPDATE OF d SKIP LOCKED" }
+        return try await db.raw(q).all().map { r in
+            DueDelivery(workspaceID: try r.id("workspace_id"), id: try r.id("id"), endpointID: try r.id("endpoint_id"))
+        }
+    }
+
+    func lease(_ deliveries: [DueDelivery], until leaseUntil: Date) async throws -> [WebhookDelivery] {
+        var leased: [WebhookDelivery] = []
+        for d in deliveries {
+            let rows = try await db.raw("""
+                UPDATE webhook_deliveries SET lease_until = \(bind: ms(leaseUntil))
+                WHERE workspace_id = \(bind: d.workspaceID.rawValue) AND id = \(bind: d.id.rawValue) RETURNING *
+                """).all()
+            leased += try rows.map(decodeDelivery)
+        }
+        return leased
     }
 
     func hasDue(now: Date) async throws -> Bool {
