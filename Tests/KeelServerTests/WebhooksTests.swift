@@ -355,7 +355,7 @@ final class WebhooksTests: XCTestCase {
                     let answered = await hanging.answered
                     XCTAssertEqual(answered, 0, "B's events went out while all of A's were still on the wire")
                     let held = await hanging.requests.count
-                    XCTAssertEqual(held, 4, "one endpoint holds at most its four slots, not all sixteen")
+                    XCTAssertEqual(held, 4, "one endpoint holds at most its four slots, not all thirty-two")
                     let quickEvents = await quick.requests.map(\.eventType)
                     XCTAssertEqual(quickEvents, ["contact.created", "contact.created", "contact.created"])
                     await hanging.release()

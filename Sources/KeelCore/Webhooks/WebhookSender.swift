@@ -69,7 +69,7 @@ public struct WebhookSender: Sendable {
     let policy: WebhookPolicy
     let logger: Logger
     /// Deliveries on the wire at once (each may take up to the timeout).
-    public var concurrency = 16
+    public var concurrency = 32
     /// Deliveries on the wire at once to one endpoint: a receiver that hangs holds at most this many slots.
     public var perEndpoint = 4
 
